@@ -1,0 +1,1 @@
+"""bnlab's autograder: behavioural checks for the exercises, and cohort grading on nbgrader."""
