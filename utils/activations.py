@@ -1,0 +1,399 @@
+"""What goes wrong in a deep tanh network without BN, and what BN changes (lesson 01).
+
+- :func:`deep_tanh_mlp` - a deep stack of ``Linear -> [BatchNorm1d | noisy BN] -> Tanh``
+  blocks whose weights are drawn with a chosen *init scale*.
+- :func:`record_tanh` - the input and output of every ``Tanh`` for one batch (forward hooks).
+- :func:`layer_table`, :func:`plot_layer_histograms` - per-layer statistics and histograms.
+- :func:`init_scale_sweep`, :func:`plot_sweep` - the last layer's statistics across init scales.
+- :func:`weight_gradient_stds` - how big each Linear layer's weight gradient is.
+- :func:`train_and_track` - train on the bundled digits while tracking one layer's inputs.
+- :func:`NoisyBatchNorm1d` - BN followed by random noise that changes every step
+  (Santurkar et al. 2018's "noisy BN").
+- :func:`activation_view` - the slider view: depth, init scale, with/without BN.
+
+Functions that need the fraction of saturated units take it as an argument
+(``saturation=``): the lesson passes in the learner's own ``saturated_fraction``, which is
+the lesson's graded exercise and is deliberately not defined here.  Nothing runs at import.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import ipywidgets as widgets
+import torch
+from torch import nn
+
+from utils.device import get_device
+from utils.widgets import SliderView
+
+SaturationFunction = Callable[[torch.Tensor], float]
+NORMS = ("none", "batchnorm", "noisy_batchnorm")
+
+
+class NoisyBatchNorm1d(nn.BatchNorm1d):
+    """``BatchNorm1d`` followed by noise that changes every training step (lesson 01).
+
+    After normalizing (and the learned scale and shift), each unit j gets a random scale
+    ``s_j`` and a random shift ``m_j``: ``y = s_j * bn(x) + m_j``.  ``s_j`` is drawn
+    log-uniformly from ``[1 / max_scale, max_scale]`` and ``m_j`` uniformly from
+    ``[-max_shift, max_shift]``, so the noise has non-zero mean and non-unit variance.
+    :meth:`resample` draws new values; :func:`train_and_track` calls it once per step, so
+    the distribution every later layer sees keeps moving - on purpose.  In ``eval()`` mode the
+    noise is off and the layer is an ordinary ``BatchNorm1d``.
+    """
+
+    def __init__(self, num_features: int, max_scale: float = 1.5, max_shift: float = 0.5, **kwargs):
+        super().__init__(num_features, **kwargs)
+        self.max_scale = max_scale
+        self.max_shift = max_shift
+        self.register_buffer("noise_scale", torch.ones(num_features))
+        self.register_buffer("noise_shift", torch.zeros(num_features))
+
+    @torch.no_grad()
+    def resample(self, generator: torch.Generator | None = None) -> None:
+        """Draw a new scale and shift for every unit (call once per training step)."""
+        log_max = torch.log(torch.tensor(self.max_scale))
+        u = torch.rand(2, self.num_features, generator=generator)
+        self.noise_scale.copy_(torch.exp((2 * u[0] - 1) * log_max))
+        self.noise_shift.copy_((2 * u[1] - 1) * self.max_shift)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = super().forward(x)
+        if self.training:
+            y = y * self.noise_scale + self.noise_shift
+        return y
+
+
+def deep_tanh_mlp(depth: int, width: int, in_features: int, out_features: int | None = None,
+                  init_scale: float = 1.0, norm: str = "none") -> nn.Sequential:
+    """``depth`` hidden blocks ``Linear -> [norm] -> Tanh``, then an optional output Linear.
+
+    Every Linear weight is drawn from N(0, init_scale**2 / fan_in) and biases start at 0, so
+    ``init_scale=1`` keeps the spread of a *linear* layer's output equal to its input's.
+    ``norm`` is "none", "batchnorm" (``nn.BatchNorm1d`` after each hidden Linear) or
+    "noisy_batchnorm" (:class:`NoisyBatchNorm1d`).  A Linear followed by BN has no bias
+    (BN's shift replaces it).  Parameters are created on the CPU; move the model yourself.
+    """
+    if norm not in NORMS:
+        raise ValueError(f"norm must be one of {NORMS}, not {norm!r}")
+    layers: list[nn.Module] = []
+    fan_in = in_features
+    for _ in range(depth):
+        layers.append(nn.Linear(fan_in, width, bias=(norm == "none")))
+        if norm == "batchnorm":
+            layers.append(nn.BatchNorm1d(width))
+        elif norm == "noisy_batchnorm":
+            layers.append(NoisyBatchNorm1d(width))
+        layers.append(nn.Tanh())
+        fan_in = width
+    if out_features is not None:
+        layers.append(nn.Linear(fan_in, out_features))
+    model = nn.Sequential(*layers)
+    with torch.no_grad():
+        for module in model:
+            if isinstance(module, nn.Linear):
+                module.weight.normal_(0.0, init_scale / module.in_features ** 0.5)
+                if module.bias is not None:
+                    module.bias.zero_()
+    return model
+
+
+def record_tanh(model: nn.Module, x: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """Run ``model(x)`` once; return (inputs, outputs) of every ``nn.Tanh``, detached, in order.
+
+    ``inputs[k]`` is what the k-th tanh receives (the *pre-activation*), ``outputs[k]`` what
+    it produces (values in (-1, 1)), each of shape (N, width).
+    """
+    inputs: list[torch.Tensor] = []
+    outputs: list[torch.Tensor] = []
+
+    def hook(module, args, output):
+        inputs.append(args[0].detach())
+        outputs.append(output.detach())
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, nn.Tanh)]
+    try:
+        model(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return inputs, outputs
+
+
+def random_inputs(batch_size: int, in_features: int, seed: int = 0, device=None) -> torch.Tensor:
+    """A batch of standard-normal inputs of shape (batch_size, in_features), from ``seed``."""
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(batch_size, in_features, generator=generator)
+    return x.to(device if device is not None else get_device())
+
+
+def probe(depth: int, init_scale: float, norm: str = "none", width: int = 256, batch_size: int = 512,
+          seed: int = 0, device=None) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """Build a fresh :func:`deep_tanh_mlp` (seed ``seed``), feed it random inputs; return
+    :func:`record_tanh`'s (pre-activations, tanh outputs).  The model is in training mode, as
+    at the first step of training, so BN uses the statistics of this batch."""
+    device = device if device is not None else get_device()
+    torch.manual_seed(seed)
+    model = deep_tanh_mlp(depth, width, width, init_scale=init_scale, norm=norm).to(device)
+    x = random_inputs(batch_size, width, seed=seed + 1, device=device)
+    with torch.no_grad():
+        return record_tanh(model, x)
+
+
+def layer_table(outputs: list[torch.Tensor], saturation: SaturationFunction, every: int = 1) -> str:
+    """A text table: for every ``every``-th layer, the tanh outputs' mean, std and saturation.
+
+    ``saturation`` maps a tensor of tanh outputs to the fraction of saturated units
+    (the lesson passes its ``saturated_fraction``).  The last layer is always included.
+    """
+    rows = [f"{'layer':>5} {'mean':>8} {'std':>7} {'saturated':>10}"]
+    chosen = list(range(0, len(outputs), every))
+    if chosen[-1] != len(outputs) - 1:
+        chosen.append(len(outputs) - 1)
+    for k in chosen:
+        t = outputs[k]
+        rows.append(f"{k + 1:>5} {t.mean().item():>8.3f} {t.std().item():>7.3f} "
+                    f"{100 * saturation(t):>9.1f}%")
+    return "\n".join(rows)
+
+
+def _histogram(t: torch.Tensor, bins: int = 50, low: float = -1.0, high: float = 1.0):
+    counts = torch.histc(t.float().flatten().cpu(), bins=bins, min=low, max=high)
+    density = counts / counts.sum().clamp(min=1) / ((high - low) / bins)
+    edges = torch.linspace(low, high, bins + 1)
+    return density.numpy(), edges.numpy()
+
+
+def _choose_layers(depth: int, how_many: int = 5) -> list[int]:
+    if depth <= how_many:
+        return list(range(depth))
+    step = (depth - 1) / (how_many - 1)
+    return sorted({round(i * step) for i in range(how_many)})
+
+
+def plot_layer_histograms(ax, outputs: list[torch.Tensor], layers: list[int] | None = None,
+                          title: str = "") -> None:
+    """Overlay the histograms of the tanh outputs of some layers (0-based indices) on ``ax``."""
+    from matplotlib import colormaps
+
+    layers = layers if layers is not None else _choose_layers(len(outputs))
+    colors = colormaps["viridis"]
+    for i, k in enumerate(layers):
+        density, edges = _histogram(outputs[k])
+        ax.stairs(density, edges, color=colors(i / max(1, len(layers) - 1)), label=f"layer {k + 1}",
+                  linewidth=1.5)
+    ax.set_xlim(-1, 1)
+    ax.set_yscale("log")
+    ax.set_ylim(1e-2, 1e2)
+    ax.set_xlabel("tanh output")
+    ax.set_ylabel("density (log)")
+    ax.axvspan(-1, -0.97, color="tab:red", alpha=0.15, linewidth=0)
+    ax.axvspan(0.97, 1, color="tab:red", alpha=0.15, linewidth=0)
+    ax.legend(fontsize=7, loc="upper center")
+    if title:
+        ax.set_title(title, fontsize=9)
+
+
+def histograms_figure(panels: list[tuple[str, list[torch.Tensor]]], figsize=(10, 3)):
+    """A matplotlib Figure with one histogram panel per (title, tanh outputs) pair."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize, dpi=80, layout="constrained")
+    axes = fig.subplots(1, len(panels), sharey=True)
+    for ax, (title, outputs) in zip(list(axes) if len(panels) > 1 else [axes], panels):
+        plot_layer_histograms(ax, outputs, title=title)
+    return fig
+
+
+def init_scale_sweep(scales, saturation: SaturationFunction, depth: int = 10, width: int = 256,
+                     norm: str = "none", seed: int = 0) -> dict[str, list[float]]:
+    """For each init scale, the *last* hidden layer's tanh-output std and saturated fraction.
+
+    Returns ``{"scale": [...], "std": [...], "saturated": [...]}`` (Python floats).
+    """
+    result: dict[str, list[float]] = {"scale": [], "std": [], "saturated": []}
+    for scale in scales:
+        _, outputs = probe(depth, float(scale), norm=norm, width=width, seed=seed)
+        result["scale"].append(float(scale))
+        result["std"].append(outputs[-1].std().item())
+        result["saturated"].append(float(saturation(outputs[-1])))
+    return result
+
+
+def plot_sweep(sweeps: dict[str, dict[str, list[float]]], figsize=(9, 3)):
+    """Two panels (std, saturated fraction of the last layer) vs init scale, one line per sweep."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize, dpi=80, layout="constrained")
+    ax_std, ax_sat = fig.subplots(1, 2)
+    for label, sweep in sweeps.items():
+        ax_std.plot(sweep["scale"], sweep["std"], marker=".", label=label)
+        ax_sat.plot(sweep["scale"], sweep["saturated"], marker=".", label=label)
+    for ax, name in ((ax_std, "std of last layer's tanh output"), (ax_sat, "saturated fraction, last layer")):
+        ax.set_xscale("log")
+        ax.set_xlabel("init scale")
+        ax.set_title(name, fontsize=9)
+        ax.legend(fontsize=8)
+    ax_sat.set_ylim(-0.02, 1.02)
+    return fig
+
+
+def weight_gradient_stds(depth: int, init_scale: float, norm: str = "none", width: int = 256,
+                         batch_size: int = 512, seed: int = 0) -> list[float]:
+    """Backpropagate a random-target loss through a fresh deep MLP; return the std of every
+    hidden Linear layer's weight gradient, first layer first (Python floats)."""
+    device = get_device()
+    torch.manual_seed(seed)
+    model = deep_tanh_mlp(depth, width, width, out_features=10, init_scale=init_scale, norm=norm).to(device)
+    x = random_inputs(batch_size, width, seed=seed + 1, device=device)
+    generator = torch.Generator().manual_seed(seed + 2)
+    target = torch.randint(0, 10, (batch_size,), generator=generator).to(device)
+    nn.functional.cross_entropy(model(x), target).backward()
+    linears = [m for m in model if isinstance(m, nn.Linear)][:depth]
+    return [m.weight.grad.std().item() for m in linears]
+
+
+def train_and_track(norm: str, init_scale: float = 1.0, depth: int = 6, width: int = 64,
+                    steps: int = 600, batch_size: int = 60, lr: float = 0.1, seed: int = 0,
+                    track_every: int = 10) -> dict:
+    """Train a :func:`deep_tanh_mlp` on the bundled digits with plain SGD; track its last layer.
+
+    Every ``track_every`` steps the model sees a fixed probe batch (the first 500 training
+    images, BN in training mode with the running statistics left untouched) and records the
+    inputs of the *last* hidden tanh layer: the 15th/50th/85th percentiles of unit 0 (the
+    quantities of Ioffe & Szegedy's Figure 1) and every unit's median.
+
+    Returns a dict with ``steps`` (tracked steps), ``loss`` (the training loss of every step),
+    ``percentiles`` (tracked x 3), ``unit_medians`` (tracked x width), ``test_accuracy``
+    (float, at the end) and ``seconds`` (wall time).
+    """
+    import time
+
+    from utils.data import load_digits_split
+
+    start = time.perf_counter()
+    device = get_device()
+    X_train, y_train, X_test, y_test = load_digits_split(seed=0)
+    X_train, y_train = X_train.to(device), y_train.to(device)
+    X_test, y_test = X_test.to(device), y_test.to(device)
+    X_probe = X_train[:500]
+    torch.manual_seed(seed)
+    model = deep_tanh_mlp(depth, width, X_train.shape[1], out_features=10,
+                          init_scale=init_scale, norm=norm).to(device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    generator = torch.Generator().manual_seed(seed + 1)
+    batch_norms = [m for m in model.modules() if isinstance(m, nn.BatchNorm1d)]
+    noisy = [m for m in batch_norms if isinstance(m, NoisyBatchNorm1d)]
+
+    history: dict = {"steps": [], "loss": [], "percentiles": [], "unit_medians": []}
+    quantiles = torch.tensor([0.15, 0.50, 0.85], device=device)
+
+    def track(step: int) -> None:
+        momenta = [m.momentum for m in batch_norms]
+        for m in batch_norms:
+            m.momentum = 0.0        # running = 1 * running + 0 * batch: the probe changes nothing
+        with torch.no_grad():
+            inputs, _ = record_tanh(model, X_probe)
+        for m, momentum in zip(batch_norms, momenta):
+            m.momentum = momentum
+        last = inputs[-1]
+        history["steps"].append(step)
+        history["percentiles"].append(torch.quantile(last[:, 0], quantiles).tolist())
+        history["unit_medians"].append(last.median(dim=0).values.tolist())
+
+    model.train()
+    for step in range(steps):
+        for m in noisy:
+            m.resample(generator)
+        if step % track_every == 0:
+            track(step)
+        index = torch.randint(0, len(X_train), (batch_size,), generator=generator).to(device)
+        loss = nn.functional.cross_entropy(model(X_train[index]), y_train[index])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        history["loss"].append(loss.item())
+    track(steps)
+    model.eval()
+    with torch.no_grad():
+        history["test_accuracy"] = (model(X_test).argmax(1) == y_test).float().mean().item()
+    history["seconds"] = time.perf_counter() - start
+    return history
+
+
+def drift(history: dict) -> float:
+    """How far the last layer's inputs wander during training: the std over tracked steps of
+    each unit's median, averaged over units (0 means the distribution never moved)."""
+    medians = torch.tensor(history["unit_medians"])        # (tracked, width)
+    return medians.std(dim=0).mean().item()
+
+
+def smoothed(values: list[float], window: int = 25) -> list[float]:
+    """The running mean of ``values`` over the last ``window`` entries (for loss curves)."""
+    out, total = [], 0.0
+    for i, v in enumerate(values):
+        total += v
+        if i >= window:
+            total -= values[i - window]
+        out.append(total / min(i + 1, window))
+    return out
+
+
+def plot_training(histories: dict[str, dict], figsize=(10, 3)):
+    """Three panels: smoothed training loss, and unit 0's percentiles for two of the runs."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize, dpi=80, layout="constrained")
+    axes = fig.subplots(1, 1 + len(histories))
+    for label, history in histories.items():
+        axes[0].plot(smoothed(history["loss"]), label=label, linewidth=1.2)
+    axes[0].set_xlabel("step")
+    axes[0].set_title("training loss (running mean of 25 steps)", fontsize=9)
+    axes[0].legend(fontsize=8)
+    for ax, (label, history) in zip(axes[1:], histories.items()):
+        p = torch.tensor(history["percentiles"])
+        for i, name in enumerate(("15th", "50th", "85th")):
+            ax.plot(history["steps"], p[:, i], label=name, color="tab:blue", alpha=(0.5 if i != 1 else 1.0))
+        ax.set_title(f"{label}: input of one last-layer tanh", fontsize=9)
+        ax.set_xlabel("step")
+    axes[1].legend(fontsize=7)
+    lows = [min(min(r) for r in h["percentiles"]) for h in histories.values()]
+    highs = [max(max(r) for r in h["percentiles"]) for h in histories.values()]
+    for ax in axes[1:]:
+        ax.set_ylim(min(lows) - 0.1, max(highs) + 0.1)
+    return fig
+
+
+def activation_view(saturation: SaturationFunction, width: int = 128, batch_size: int = 256) -> SliderView:
+    """The slider view: depth, init scale and with/without BN of a fresh deep tanh MLP.
+
+    Left: histograms of the tanh outputs of up to five layers (log density; the red bands
+    are |t| > 0.97).  Right: each layer's saturated fraction (bars, from ``saturation``) and
+    the std of its outputs (line).  The model is rebuilt from seed 0 for every redraw.
+    """
+    controls = {
+        "depth": widgets.IntSlider(value=10, min=2, max=30, step=1, description="depth"),
+        "init_scale": widgets.FloatLogSlider(value=3.0, base=10, min=-1, max=1, step=0.05,
+                                             description="init scale", readout_format=".2f"),
+        "batchnorm": widgets.Checkbox(value=False, description="BatchNorm1d after each Linear"),
+    }
+
+    def draw(fig, depth: int, init_scale: float, batchnorm: bool) -> None:
+        norm = "batchnorm" if batchnorm else "none"
+        _, outputs = probe(depth, init_scale, norm=norm, width=width, batch_size=batch_size)
+        ax_hist, ax_layers = fig.subplots(1, 2)
+        plot_layer_histograms(ax_hist, outputs,
+                              title=f"depth {depth}, init scale {init_scale:.2f}, "
+                                    f"{'with' if batchnorm else 'without'} BN")
+        layers = list(range(1, depth + 1))
+        fractions = [float(saturation(t)) for t in outputs]
+        stds = [t.std().item() for t in outputs]
+        ax_layers.bar(layers, fractions, color="tab:red", alpha=0.6, label="saturated fraction")
+        ax_layers.plot(layers, stds, color="black", marker=".", label="std of output")
+        ax_layers.set_ylim(0, 1.05)
+        ax_layers.set_xlabel("layer")
+        ax_layers.set_title(f"last layer: {100 * fractions[-1]:.1f}% saturated, std {stds[-1]:.3f}",
+                            fontsize=9)
+        ax_layers.legend(fontsize=7, loc="upper left")
+
+    return SliderView(draw, controls, figsize=(9, 3.2))
