@@ -1,0 +1,88 @@
+"""The ``bnlab`` command line: a thin layer over :mod:`autograder.course` and :mod:`autograder.cohort`."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from autograder.course import CourseError, assignments, build, find_root, stale_lessons
+
+
+def _root(args) -> Path:
+    return find_root(Path(args.course)) if args.course else find_root()
+
+
+def cmd_build(args) -> int:
+    root = _root(args)
+    for path in build(root, args.assignments or None):
+        print(f"built {path.relative_to(root)}")
+    return 0
+
+
+def cmd_check(args) -> int:
+    root = _root(args)
+    stale = stale_lessons(root)
+    if stale:
+        print(f"lessons/ is stale for {', '.join(stale)}: run `bnlab build` and commit lessons/", file=sys.stderr)
+        return 1
+    print(f"lessons/ matches solutions/ for {', '.join(assignments(root))}")
+    return 0
+
+
+def cmd_grade(args) -> int:
+    from autograder.cohort import grade_cohort
+
+    root = _root(args)
+    summary = grade_cohort(root, Path(args.submitted), Path(args.out), assignments=args.assignment or None,
+                           workers=args.workers, force=args.force, timeout=args.timeout,
+                           notebook_timeout=args.notebook_timeout, memory_mb=args.memory_mb,
+                           progress=not args.quiet)
+    return 0 if summary is not None else 1
+
+
+def parser() -> argparse.ArgumentParser:
+    main = argparse.ArgumentParser(prog="bnlab", description="bnlab: batch normalization lessons, graded by behaviour.")
+    main.add_argument("--course", help="the course folder (default: found from the current folder)")
+    sub = main.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("build", help="build lessons/ from solutions/ (jupytext + nbgrader generate_assignment)",
+                       description="Build each solutions/<A>/<A>.py into nbgrader's source notebook and generate "
+                                   "the learner's copy lessons/<A>/<A>.ipynb. Commit lessons/ afterwards.")
+    p.add_argument("assignments", nargs="*", help="assignments to build (default: all)")
+    p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("check", help="fail if lessons/ is stale with respect to solutions/",
+                       description="Rebuild every lesson in a temporary folder and compare with lessons/.")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("grade", help="grade a cohort of submissions",
+                       description="Grade SUBMITTED/<student_id>/<assignment>/<assignment>.ipynb with nbgrader's "
+                                   "restore of the instructor's cells and bnlab's behavioural checks. Writes "
+                                   "OUT/grades.json, grades.csv, feedback/, report.html and gradebook.db.")
+    p.add_argument("submitted", help="folder in nbgrader's submitted layout")
+    p.add_argument("--out", required=True, help="output folder (created; reused to resume)")
+    p.add_argument("--assignment", action="append", help="grade only this assignment (repeatable)")
+    p.add_argument("--workers", type=int, default=None, help="submissions graded at once (default: CPU count)")
+    p.add_argument("--force", action="store_true", help="regrade submissions already graded")
+    p.add_argument("--timeout", type=float, default=60, help="seconds per cell (default 60)")
+    p.add_argument("--notebook-timeout", type=float, default=300, help="seconds per notebook (default 300)")
+    p.add_argument("--memory-mb", type=int, default=3072, help="memory cap per submission, MiB (default 3072)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_grade)
+    return main
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except CourseError as error:
+        print(f"bnlab: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("bnlab: interrupted; grades recorded so far are kept", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
