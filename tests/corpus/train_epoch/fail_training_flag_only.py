@@ -1,0 +1,11 @@
+# expect: fail: evaluation mode
+def train_epoch(model, loader, optimizer, loss_fn):
+    model.training = True
+    total = 0.0
+    for inputs, targets in loader:
+        optimizer.zero_grad()
+        loss = loss_fn(model(inputs), targets)
+        loss.backward()
+        optimizer.step()
+        total += loss.item()
+    return total / len(loader)

@@ -1,0 +1,11 @@
+# expect: fail: all gradients were zero or missing
+def train_epoch(model, loader, optimizer, loss_fn):
+    model.train()
+    total = 0.0
+    for inputs, targets in loader:
+        loss = loss_fn(model(inputs), targets)
+        loss.backward()
+        optimizer.zero_grad()
+        optimizer.step()
+        total += loss.item()
+    return total / len(loader)
