@@ -260,7 +260,7 @@ def two_row_batch_output(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 def batch_size_sweep(x, y, x_test, y_test, batch_sizes=(2, 4, 16, 64), examples: int = 8000,
                      seed: int = 0) -> dict:
-    """Train a fresh seed model per batch size on the same number of examples (``examples``).
+    """Train a fresh seed model per batch size on the same number of examples (``examples``), same learning rate.
 
     Returns batch size -> {"accuracy": eval-mode test accuracy, "steps": optimizer steps,
     "train_eval_gap": mean |train-mode - eval-mode| test probability of the trained model}.
@@ -270,8 +270,7 @@ def batch_size_sweep(x, y, x_test, y_test, batch_sizes=(2, 4, 16, 64), examples:
         seed_everything(seed)
         model = seed_mlp().to(x.device)
         epochs = max(1, examples // len(x))
-        steps = len(train(model, x, y, batch_size=size, epochs=epochs, lr=0.01 if size >= 16 else 0.003,
-                          seed=seed))
+        steps = len(train(model, x, y, batch_size=size, epochs=epochs, lr=0.01, seed=seed))
         with torch.no_grad():
             model.eval()
             p_eval = model(x_test)

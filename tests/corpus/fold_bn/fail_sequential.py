@@ -1,0 +1,4 @@
+# expect: fail: nn.Sequential
+def fold_batchnorm(linear, bn):
+    bn.eval()
+    return nn.Sequential(linear, bn)

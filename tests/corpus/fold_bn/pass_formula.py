@@ -1,0 +1,13 @@
+# expect: pass
+def fold_batchnorm(linear, bn):
+    """One Linear equal to linear followed by bn in eval mode."""
+    gamma = bn.weight if bn.weight is not None else torch.ones_like(bn.running_var)
+    beta = bn.bias if bn.bias is not None else torch.zeros_like(bn.running_mean)
+    b = linear.bias if linear.bias is not None else torch.zeros_like(bn.running_mean)
+    scale = gamma / torch.sqrt(bn.running_var + bn.eps)
+    folded = nn.Linear(linear.in_features, linear.out_features, bias=True,
+                       dtype=linear.weight.dtype, device=linear.weight.device)
+    with torch.no_grad():
+        folded.weight.copy_(linear.weight * scale[:, None])
+        folded.bias.copy_((b - bn.running_mean) * scale + beta)
+    return folded

@@ -1,0 +1,4 @@
+# expect: fail: Call model.eval()
+def predict(model, x):
+    with torch.no_grad():
+        return model(x)
