@@ -122,8 +122,8 @@ def call_from_scratch(function, *args, what: str, **kwargs):
             result = call_learner(function, *args, what=what, **kwargs)
     except CheckFailed:
         if calls:
-            fail(f"{what} called {calls[0]}, a PyTorch normalization built-in; compute the batch "
-                 f"statistics and the normalization yourself with tensor operations "
+            fail(f"{what} called {calls[0]}, a PyTorch normalization built-in; compute the "
+                 f"normalization yourself with tensor operations "
                  f"(mean, var, sqrt, arithmetic).")
         raise
     if calls:
