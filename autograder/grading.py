@@ -1,0 +1,274 @@
+"""Grade one submission: read it, restore the instructor's cells, execute, score.
+
+:func:`grade_submission` is a plain function from a notebook file to a :class:`Result`; it
+writes nothing but the executed notebook it is asked to keep.  The cohort layer
+(:mod:`autograder.cohort`) adds the queue, the gradebook, the reports and resuming.
+
+Scores come from the instructor's version: which cells are graded and how many points each
+is worth are read from it, never from the submission's metadata.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Optional
+
+import nbformat
+from nbgrader.preprocessors import (
+    CheckCellMetadata, ClearOutput, DeduplicateIds, LimitOutput, OverwriteCells, OverwriteKernelspec,
+)
+
+from autograder.course import InstructorVersion
+from autograder.execute import Limits, execute_notebook
+
+MAX_NOTEBOOK_BYTES = 32 * 1024 * 1024
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+@dataclasses.dataclass
+class CellResult:
+    score: float
+    max_score: float
+    feedback: str
+
+    def as_dict(self) -> dict:
+        return {"score": self.score, "max_score": self.max_score, "feedback": self.feedback}
+
+
+@dataclasses.dataclass
+class Result:
+    """The grade of one (student, assignment)."""
+
+    student_id: str
+    assignment: str
+    status: str  # "graded", or one word for what went wrong
+    reason: Optional[str]  # None, or one sentence
+    score: float
+    max_score: float
+    cells: dict[str, CellResult]
+    submission_sha256: str = ""
+    instructor_sha256: str = ""
+    environment_sha256: str = ""
+    timings: dict = dataclasses.field(default_factory=dict)
+    notebook: Optional[nbformat.NotebookNode] = dataclasses.field(default=None, repr=False)
+
+    def as_dict(self) -> dict:
+        """The record in grades.json (the executed notebook is kept separately)."""
+        return {
+            "student_id": self.student_id, "assignment": self.assignment, "status": self.status,
+            "reason": self.reason, "score": self.score, "max_score": self.max_score,
+            "cells": {grade_id: cell.as_dict() for grade_id, cell in self.cells.items()},
+            "submission_sha256": self.submission_sha256, "instructor_sha256": self.instructor_sha256,
+            "environment_sha256": self.environment_sha256,
+            "timings": {name: round(value, 3) for name, value in self.timings.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, record: dict) -> "Result":
+        cells = {grade_id: CellResult(**cell) for grade_id, cell in record["cells"].items()}
+        fields = {key: record[key] for key in ("student_id", "assignment", "status", "reason", "score",
+                                                "max_score", "submission_sha256", "instructor_sha256",
+                                                "environment_sha256", "timings") if key in record}
+        return cls(cells=cells, **fields)
+
+
+class Unreadable(Exception):
+    """The submission cannot be read as a notebook; ``status`` and ``reason`` say why."""
+
+    def __init__(self, status: str, reason: str):
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+def read_submission(path: Path) -> nbformat.NotebookNode:
+    """Read a notebook file, telling apart the ways a file can fail to be one."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise Unreadable("unreadable", f"The notebook file could not be read ({error.strerror}).")
+    if len(data) > MAX_NOTEBOOK_BYTES:
+        raise Unreadable("too_large", f"The notebook file is {len(data) / 2**20:.0f} MiB; the limit is "
+                                      f"{MAX_NOTEBOOK_BYTES / 2**20:.0f} MiB (clear large outputs and resubmit).")
+    if not data.strip():
+        raise Unreadable("empty", "The notebook file is empty.")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Unreadable("unreadable", "The file is not UTF-8 text: it may be binary or saved in another encoding.")
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise Unreadable("malformed", f"The notebook is not valid JSON (line {error.lineno}): it may be truncated "
+                                      f"or edited outside Jupyter.")
+    if not isinstance(raw, dict) or not ("cells" in raw or "worksheets" in raw):
+        raise Unreadable("malformed", "The file is JSON but not a Jupyter notebook.")
+    try:
+        notebook = nbformat.reads(text, as_version=4)
+        nbformat.validate(notebook, relax_add_props=True)
+    except Exception as error:  # nbformat raises many kinds for broken structure
+        message = str(error).splitlines()[0][:160]
+        raise Unreadable("malformed", f"The notebook's structure is invalid ({message}).")
+    return notebook
+
+
+def restore_instructor_cells(notebook: nbformat.NotebookNode, instructor: InstructorVersion, db_url: str,
+                             student_id: str) -> nbformat.NotebookNode:
+    """nbgrader's sanitizing steps: clear outputs, de-duplicate cells, restore the kernelspec and
+    every locked/test cell (hidden tests included) from the gradebook, re-adding deleted ones."""
+    resources = {"nbgrader": {"db_url": db_url, "assignment": instructor.assignment,
+                              "notebook": instructor.assignment, "student": student_id}}
+    overwrite = OverwriteCells()
+    overwrite.add_missing_cells = True
+    for preprocessor in (ClearOutput(), DeduplicateIds(), OverwriteKernelspec(), overwrite, CheckCellMetadata()):
+        notebook, resources = preprocessor.preprocess(notebook, resources)
+    return notebook
+
+
+def _text(output) -> str:
+    if output.get("output_type") == "stream":
+        return output.get("text", "")
+    if output.get("output_type") == "error":
+        return f"{output.get('ename')}: {output.get('evalue')}"
+    return ""
+
+
+def diagnosis_from_error(output) -> str:
+    """The plain-words feedback for a failed test cell's error output."""
+    name, value = output.get("ename", "Error"), ANSI.sub("", str(output.get("evalue", "")))
+    if name == "CheckFailed":
+        return value
+    if name == "NotImplementedError":
+        return "Not answered yet: the answer cell still raises NotImplementedError; replace it with your code."
+    if name == "ModuleNotFoundError" and "autograder" in value:
+        return "The checks could not be loaded: install bnlab (see the README) and run the notebook again."
+    return f"The test stopped with {name}: {value}"[:600]
+
+
+def score_cells(notebook: nbformat.NotebookNode, instructor: InstructorVersion, stopped: Optional[str]) -> dict:
+    """Score each of the instructor's graded cells from the executed notebook.
+
+    A test cell earns its points when it ran and raised no error.  Output on stderr (PyTorch
+    warnings, prints to sys.stderr) is not a failure.
+    """
+    by_id = {}
+    for cell in notebook.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id and grade_id not in by_id:
+            by_id[grade_id] = cell
+    cells = {}
+    for grade_id, points in instructor.graded_cells.items():
+        answer_problem = _answer_problem(by_id, instructor, grade_id)
+        cell = by_id.get(grade_id)
+        if cell is None or cell.cell_type != "code":
+            cells[grade_id] = CellResult(0.0, points, "This test cell is missing from the notebook.")
+            continue
+        errors = [output for output in cell.get("outputs", []) if output.get("output_type") == "error"]
+        if errors:
+            cells[grade_id] = CellResult(0.0, points, answer_problem or diagnosis_from_error(errors[-1]))
+        elif cell.get("execution_count") is None:
+            cells[grade_id] = CellResult(0.0, points, f"This test did not run: {stopped or 'the notebook stopped before it.'}")
+        else:
+            passed_lines = [line.strip() for output in cell.get("outputs", []) for line in _text(output).splitlines()
+                            if line.strip().startswith("✓")]
+            cells[grade_id] = CellResult(points, points, "\n".join(passed_lines) or "All checks passed.")
+    return cells
+
+
+def answer_for(instructor: InstructorVersion, test_id: str) -> Optional[str]:
+    """The answer cell a test cell checks: the longest answer grade_id that prefixes it."""
+    candidates = [answer for answer in instructor.answer_cells if test_id.startswith(answer)]
+    return max(candidates, key=len) if candidates else None
+
+
+def _answer_problem(by_id: dict, instructor: InstructorVersion, test_id: str) -> Optional[str]:
+    """A diagnosis when the answer cell itself failed (not answered, or raised)."""
+    answer_id = answer_for(instructor, test_id)
+    cell = by_id.get(answer_id) if answer_id else None
+    if cell is None or cell.cell_type != "code":
+        return None
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "error":
+            if output.get("ename") == "NotImplementedError":
+                return (f"Not answered yet: the answer cell {answer_id} still raises NotImplementedError; "
+                        f"replace it with your code.")
+            value = ANSI.sub("", str(output.get("evalue", "")))
+            return f"Your answer cell {answer_id} raised {output.get('ename')}: {value}"[:600]
+    return None
+
+
+def limit_outputs(notebook: nbformat.NotebookNode, max_chars: int) -> None:
+    """Cap what is stored of each output (a learner may print megabytes)."""
+    notebook, _ = LimitOutput().preprocess(notebook, {})
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream" and len(output.get("text", "")) > max_chars:
+                cut = len(output["text"]) - max_chars
+                output["text"] = output["text"][:max_chars] + f"\n... [{cut} more characters not kept]\n"
+            for key, value in list(output.get("data", {}).items()):
+                if isinstance(value, str) and len(value) > 4 * max_chars and not key.startswith("image/"):
+                    output["data"][key] = value[:max_chars] + " ... [cut]"
+
+
+def grade_submission(path: Path, instructor: InstructorVersion, db_url: str, student_id: str,
+                     limits: Limits = Limits(), environment_sha256: str = "") -> Result:
+    """Grade the notebook at ``path`` against the instructor's version of its assignment."""
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    max_score = instructor.max_score
+    result = Result(student_id=student_id, assignment=instructor.assignment, status="graded", reason=None,
+                    score=0.0, max_score=max_score, cells={}, instructor_sha256=instructor.sha256,
+                    environment_sha256=environment_sha256, timings=timings)
+    try:
+        result.submission_sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        pass
+
+    def unscored(feedback: str) -> dict:
+        return {grade_id: CellResult(0.0, points, feedback) for grade_id, points in instructor.graded_cells.items()}
+
+    try:
+        notebook = read_submission(path)
+        notebook = restore_instructor_cells(notebook, instructor, db_url, student_id)
+    except Unreadable as problem:
+        result.status, result.reason = problem.status, problem.reason
+        result.cells = unscored(f"Not graded: {problem.reason}")
+        timings["bookkeeping"] = time.perf_counter() - started
+        return result
+    except Exception as error:  # nbgrader refused the notebook (e.g. invalid nbgrader metadata)
+        message = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+        result.status, result.reason = "malformed", f"The notebook could not be prepared for grading ({message})."
+        result.cells = unscored(f"Not graded: {result.reason}")
+        timings["bookkeeping"] = time.perf_counter() - started
+        return result
+    timings["prepare"] = time.perf_counter() - started
+
+    scratch = Path(tempfile.mkdtemp(prefix="bnlab-grade-"))
+    try:
+        for extra in path.parent.iterdir():  # data files that came with the submission
+            if extra.is_file() and extra.suffix != ".ipynb" and extra.stat().st_size < 16 * 2**20:
+                shutil.copy(extra, scratch / extra.name)
+        execution = execute_notebook(notebook, scratch, limits)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    timings["start"] = execution.start_seconds
+    timings["execution"] = execution.run_seconds
+    checks_started = time.perf_counter()
+    limit_outputs(execution.notebook, limits.max_output_chars)
+    result.cells = score_cells(execution.notebook, instructor, execution.reason)
+    result.score = sum(cell.score for cell in result.cells.values())
+    if execution.status != "ok":
+        result.status, result.reason = execution.status, execution.reason
+    result.notebook = execution.notebook
+    timings["checks"] = time.perf_counter() - checks_started
+    return result
+
+
+__all__ = ["Result", "CellResult", "Unreadable", "read_submission", "restore_instructor_cells", "score_cells",
+           "grade_submission", "Limits"]

@@ -1,0 +1,74 @@
+"""The kernel a submission runs in: an IPython kernel started inside limits.
+
+``python -m autograder.kernel --memory-mb 3072 --threads 1 -- -f CONNECTION_FILE`` applies the
+limits to its own process (they are inherited by anything the learner's code starts), seeds
+``random``, NumPy and PyTorch, then becomes an ordinary ipykernel.  The grader's kernel
+manager (:mod:`autograder.execute`) starts it in a process group of its own and ends the
+whole group when the submission is done.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+
+SEED = 0
+
+
+def apply_limits(memory_mb: int, threads: int, max_processes: int, max_file_mb: int) -> None:
+    """Limits for this process and its children (POSIX rlimits).
+
+    The memory cap is on address space, which counts what PyTorch reserves but never touches,
+    so it should be a few GiB, not the few hundred MiB a script actually uses.
+    """
+    if memory_mb:
+        limit = memory_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    if max_processes:
+        # Counts every process of this user; effective for unprivileged users only (root is exempt),
+        # which is why the grader also ends the kernel's whole process group / sandbox.
+        soft, hard = resource.getrlimit(resource.RLIMIT_NPROC)
+        wanted = max_processes if hard == resource.RLIM_INFINITY else min(max_processes, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_NPROC, (wanted, wanted))
+        except (ValueError, OSError):
+            pass
+    if max_file_mb:
+        size = max_file_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
+        os.environ[name] = str(threads)
+
+
+def seed_and_configure(threads: int) -> None:
+    import random
+
+    import numpy as np
+    import torch
+
+    torch.set_num_threads(threads)
+    random.seed(SEED)
+    np.random.seed(SEED)
+    torch.manual_seed(SEED)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--memory-mb", type=int, default=3072)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--max-processes", type=int, default=0)
+    parser.add_argument("--max-file-mb", type=int, default=256)
+    parser.add_argument("rest", nargs=argparse.REMAINDER, help="arguments for ipykernel (after --)")
+    args = parser.parse_args(argv)
+    rest = args.rest[1:] if args.rest[:1] == ["--"] else args.rest
+    apply_limits(args.memory_mb, args.threads, args.max_processes, args.max_file_mb)
+    seed_and_configure(args.threads)
+    from ipykernel.kernelapp import IPKernelApp
+
+    IPKernelApp.launch_instance(argv=rest)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,238 @@
+"""What the grader shows people: progress, the summary table, grades.json/csv, each learner's
+feedback page and the instructor's class report."""
+from __future__ import annotations
+
+import base64
+import copy
+import csv
+import html
+import io
+import json
+import os
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import nbformat
+
+from autograder.cohort import load_results, safe_name
+from autograder.grading import Result
+
+# --------------------------------------------------------------------------- progress and summary
+
+
+class _Progress:
+    """A rich progress bar with an ETA and a live count of statuses (silent when disabled)."""
+
+    def __init__(self, total: int, skipped: int, enabled: bool):
+        self.total = total
+        self.enabled = enabled and total > 0
+        self.skipped = skipped
+        self._progress = None
+        self._task = None
+        self.started = time.perf_counter()
+        self.done = 0
+
+    def __enter__(self):
+        if self.enabled:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
+                TimeRemainingColumn
+
+            self._progress = Progress(TextColumn("grading"), BarColumn(), MofNCompleteColumn(),
+                                      TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                                      TextColumn("{task.fields[counts]}"), transient=False)
+            self._progress.__enter__()
+            note = f"{self.skipped} unchanged, skipped" if self.skipped else ""
+            self._task = self._progress.add_task("grade", total=self.total, counts=note)
+        return self
+
+    def advance(self, counts: Counter) -> None:
+        self.done += 1
+        if self._progress is not None:
+            text = "  ".join(f"{status} {count}" for status, count in sorted(counts.items()))
+            self._progress.update(self._task, advance=1, counts=text)
+        elif self.enabled is False and os.environ.get("BNLAB_PROGRESS_LOG"):
+            print(f"graded {self.done}/{self.total}", flush=True)
+
+    def __exit__(self, *exc):
+        if self._progress is not None:
+            self._progress.__exit__(*exc)
+        return False
+
+
+def progress_display(total: int, skipped: int, enabled: bool = True) -> _Progress:
+    return _Progress(total, skipped, enabled)
+
+
+def print_summary(records: list[dict], skipped: int = 0) -> None:
+    """The table printed at the end of a run: per assignment, counts by status and mean score."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="bnlab grade: summary")
+    for column in ("assignment", "submissions", "graded", "other statuses", "mean score", "full marks"):
+        table.add_column(column)
+    by_assignment = defaultdict(list)
+    for record in records:
+        by_assignment[record["assignment"]].append(record)
+    for assignment, rows in sorted(by_assignment.items()):
+        statuses = Counter(row["status"] for row in rows)
+        others = ", ".join(f"{s} {n}" for s, n in sorted(statuses.items()) if s != "graded") or "-"
+        max_score = max((row["max_score"] for row in rows), default=0)
+        mean = sum(row["score"] for row in rows) / len(rows)
+        full = sum(1 for row in rows if max_score and row["score"] == row["max_score"])
+        table.add_row(assignment, str(len(rows)), str(statuses.get("graded", 0)), others,
+                      f"{mean:.2f} / {max_score:g}", str(full))
+    console = Console()
+    console.print(table)
+    if skipped:
+        console.print(f"{skipped} submission(s) unchanged since the last run were not regraded (--force regrades).")
+
+
+# --------------------------------------------------------------------------- grades.json / grades.csv
+
+def write_outputs(out: Path, root: Path) -> list[dict]:
+    """Rebuild grades.json, grades.csv and report.html from OUT/results/."""
+    records = sorted(load_results(out).values(), key=lambda r: (r["assignment"], r["student_id"]))
+    public = [{key: record[key] for key in ("student_id", "assignment", "status", "reason", "score",
+                                              "max_score", "cells")} | {
+        "hashes": {"submission": record.get("submission_sha256"), "instructor": record.get("instructor_sha256"),
+                   "environment": record.get("environment_sha256")}} for record in records]
+    _write(out / "grades.json", json.dumps(public, indent=1, ensure_ascii=False))
+    _write(out / "grades.csv", grades_csv(records))
+    write_report(out, records)
+    return public
+
+
+def grades_csv(records: list[dict]) -> str:
+    cell_columns = []
+    for record in records:
+        for grade_id in record["cells"]:
+            column = f"{record['assignment']}:{grade_id}"
+            if column not in cell_columns:
+                cell_columns.append(column)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["student_id", "assignment", "status", "score", "max_score", *cell_columns, "reason"])
+    for record in records:
+        cells = [record["cells"].get(column.split(":", 1)[1], {}).get("score", "")
+                 if column.startswith(record["assignment"] + ":") else "" for column in cell_columns]
+        writer.writerow([record["student_id"], record["assignment"], record["status"], record["score"],
+                         record["max_score"], *cells, record["reason"] or ""])
+    return buffer.getvalue()
+
+
+def _write(path: Path, text: str) -> None:
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
+
+
+# --------------------------------------------------------------------------- feedback
+
+FEEDBACK_STYLE = """
+body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
+table{border-collapse:collapse;margin:1rem 0}td,th{border:1px solid #ccc;padding:.4rem .6rem;text-align:left;vertical-align:top}
+.pass{color:#176b2c}.fail{color:#a31515}.status{padding:.5rem 1rem;background:#fff4e5;border-left:4px solid #f0a020}
+pre{white-space:pre-wrap;background:#f6f6f6;padding:.5rem}
+"""
+
+
+def feedback_notebook(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The executed notebook as the learner may see it: hidden tests removed (nbgrader's
+    ClearHiddenTests), tracebacks of test cells reduced to their diagnosis."""
+    from nbgrader.preprocessors import ClearHiddenTests
+
+    notebook = copy.deepcopy(notebook)
+    notebook, _ = ClearHiddenTests().preprocess(notebook, {})
+    for cell in notebook.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade") and cell.cell_type == "code":
+            for output in cell.get("outputs", []):
+                if output.get("output_type") == "error":
+                    output["traceback"] = [f"{output.get('ename')}: {output.get('evalue')}"]
+    return notebook
+
+
+def write_feedback(out: Path, result: Result) -> Path:
+    """OUT/feedback/<student>/<assignment>.html: the diagnoses first, then the learner's notebook."""
+    path = out / "feedback" / safe_name(result.student_id) / f"{result.assignment}.html"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = "".join(
+        f"<tr><td>{html.escape(grade_id)}</td><td class='{'pass' if cell.score == cell.max_score else 'fail'}'>"
+        f"{cell.score:g} / {cell.max_score:g}</td><td><pre>{html.escape(cell.feedback)}</pre></td></tr>"
+        for grade_id, cell in result.cells.items())
+    status = "" if result.status == "graded" else (
+        f"<p class='status'><b>{html.escape(result.status)}</b>: {html.escape(result.reason or '')}</p>")
+    body = ""
+    if result.notebook is not None:
+        from nbconvert import HTMLExporter
+
+        exporter = HTMLExporter(template_name="basic")
+        body, _ = exporter.from_notebook_node(feedback_notebook(result.notebook))
+    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(result.assignment)} · "
+            f"{html.escape(result.student_id)}</title><style>{FEEDBACK_STYLE}</style></head><body>"
+            f"<h1>{html.escape(result.assignment)}: {result.score:g} / {result.max_score:g}</h1>"
+            f"<p>Student: {html.escape(result.student_id)}</p>{status}"
+            f"<table><tr><th>test</th><th>score</th><th>what the grader found</th></tr>{rows}</table>"
+            f"<h2>Your notebook, as graded</h2>{body}</body></html>")
+    _write(path, page)
+    return path
+
+
+# --------------------------------------------------------------------------- the class report
+
+def _histogram_png(scores: list[float], max_score: float, title: str) -> str:
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(5, 2.6), dpi=90, layout="constrained")
+    ax = figure.subplots()
+    bins = max(1, int(max_score)) if max_score else 1
+    ax.hist(scores, bins=bins, range=(0, max(max_score, 1)), color="#4c72b0", edgecolor="white")
+    ax.set_xlabel("score")
+    ax.set_ylabel("learners")
+    ax.set_title(title, fontsize=10)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def write_report(out: Path, records: list[dict]) -> Path:
+    """OUT/report.html: per assignment, a score histogram, pass rates per exercise and the most
+    frequent diagnoses."""
+    sections = []
+    by_assignment = defaultdict(list)
+    for record in records:
+        by_assignment[record["assignment"]].append(record)
+    for assignment, rows in sorted(by_assignment.items()):
+        max_score = max((row["max_score"] for row in rows), default=0)
+        scores = [row["score"] for row in rows]
+        statuses = Counter(row["status"] for row in rows)
+        image = _histogram_png(scores, max_score, f"{assignment}: scores of {len(rows)} submissions")
+        passes = defaultdict(lambda: [0, 0])
+        diagnoses: Counter = Counter()
+        for row in rows:
+            for grade_id, cell in row["cells"].items():
+                passes[grade_id][1] += 1
+                if cell["max_score"] and cell["score"] == cell["max_score"]:
+                    passes[grade_id][0] += 1
+                else:
+                    diagnoses[(grade_id, cell["feedback"].splitlines()[0] if cell["feedback"] else "")] += 1
+        pass_rows = "".join(f"<tr><td>{html.escape(g)}</td><td>{p}/{n}</td><td>{p / n:.0%}</td></tr>"
+                            for g, (p, n) in passes.items())
+        diagnosis_rows = "".join(f"<tr><td>{n}</td><td>{html.escape(g)}</td><td>{html.escape(d)}</td></tr>"
+                                 for (g, d), n in diagnoses.most_common(10))
+        status_text = ", ".join(f"{s}: {n}" for s, n in sorted(statuses.items()))
+        sections.append(
+            f"<h2>{html.escape(assignment)}</h2><p>{len(rows)} submissions ({html.escape(status_text)}); "
+            f"mean {sum(scores) / len(scores):.2f} / {max_score:g}</p>"
+            f"<img alt='histogram of scores for {html.escape(assignment)}' src='data:image/png;base64,{image}'>"
+            f"<h3>Pass rate per exercise</h3><table><tr><th>test cell</th><th>passed</th><th>rate</th></tr>"
+            f"{pass_rows}</table><h3>Most frequent diagnoses</h3><table><tr><th>learners</th><th>test cell</th>"
+            f"<th>diagnosis</th></tr>{diagnosis_rows or '<tr><td colspan=3>none: everyone passed</td></tr>'}</table>")
+    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>bnlab grading report</title>"
+            f"<style>{FEEDBACK_STYLE}</style></head><body><h1>bnlab grading report</h1>"
+            f"{''.join(sections) or '<p>No submissions.</p>'}</body></html>")
+    path = out / "report.html"
+    _write(path, page)
+    return path
