@@ -174,7 +174,7 @@ def _misplaced_message(position: int, stages: list[Stage], bn_kind: str, layer_k
     if position == len(others):
         return f"{bn_kind} is on the output, after the final {before.label}: {move}."
     after = others[position]
-    if position == len(others) - 1:
+    if position == len(others) - 1 and after.op in {"sigmoid", "softmax"}:
         return (f"{bn_kind} is on the output, just before the final {after.label}; there it forces the outputs "
                 f"towards the same value: {move}.")
     if before.op in {"relu", "tanh", "sigmoid"}:

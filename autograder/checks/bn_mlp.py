@@ -36,9 +36,9 @@ def _check(namespace: dict, batch: torch.Tensor) -> nn.Module:
     __tracebackhide__ = True
     model = build_model(namespace, CLASS)
     output = run_forward(model, batch, CLASS, nn.BatchNorm1d)
-    check_probabilities(output, len(batch), CLASS)
     check_bn_stack(model, batch, class_name=CLASS, stages=STAGES, bn_class=nn.BatchNorm1d, num_features=64,
                    after_label="Linear(20, 64)", activation_label="ReLU", layer_kind="Linear")
+    check_probabilities(output, len(batch), CLASS)
     return model
 
 

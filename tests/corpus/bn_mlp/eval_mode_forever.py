@@ -1,0 +1,15 @@
+# expect: fail: normalizes with its running statistics
+class BatchNormMLP(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(20, 64)
+        self.bn = nn.BatchNorm1d(64)
+        self.fc2 = nn.Linear(64, 1)
+
+    def train(self, mode=True):
+        super().train(mode)
+        self.bn.eval()  # "keep the statistics stable"
+        return self
+
+    def forward(self, x):
+        return torch.sigmoid(self.fc2(F.relu(self.bn(self.fc1(x)))))

@@ -1,0 +1,3 @@
+# expect: fail: strictly greater
+def saturated_fraction(activations, threshold=0.97):
+    return (activations.abs() >= threshold).float().mean().item()
