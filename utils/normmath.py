@@ -175,9 +175,10 @@ def running_stats_trace(num_steps: int = 100, batch_size: int = 32, momentum: fl
 def running_stats_view(num_steps: int = 100, shift: float = 5.0, scale: float = 3.0, seed: int = 0) -> SliderView:
     """Slider view: running_mean and running_var over training steps, for a momentum and a batch size (lesson 02).
 
-    Each panel shows the batch statistic of every step (dots), PyTorch's running estimate
-    with the slider's momentum (line), the cumulative average that ``momentum=None`` keeps
-    (dashed), and the population value (grey).  Traces are precomputed per batch size.
+    Each panel shows the batch statistic of every step (blue dots), PyTorch's running estimate
+    with the slider's momentum (orange line), the cumulative average that ``momentum=None``
+    keeps (dashed green), and the population value (grey).  Traces are computed once per
+    (batch size, momentum) and cached.
     """
     batch_sizes = [2, 4, 8, 16, 32, 64, 128]
     momenta = [0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 1.0]
@@ -209,7 +210,6 @@ def running_stats_view(num_steps: int = 100, shift: float = 5.0, scale: float = 
             axes.set_title(f"running_{'var' if name == 'variance' else name} after {num_steps} steps: "
                            f"{chosen[running_key][-1].item():.3f}", fontsize=9)
             axes.tick_params(labelsize=8)
-        panels[0].legend(fontsize=7, loc="lower right")
 
     controls = {
         "batch_size": widgets.SelectionSlider(options=batch_sizes, value=16, description="batch size"),
