@@ -30,6 +30,27 @@ SaturationFunction = Callable[[torch.Tensor], float]
 NORMS = ("none", "batchnorm", "noisy_batchnorm")
 
 
+def one_cpu_thread(function):
+    """Run ``function`` with PyTorch limited to one CPU thread, then restore the setting.
+
+    Lesson-sized layers gain nothing from a CPU thread pool, and on a busy 2-core machine the
+    pool's threads made these small steps 10 to 20 times slower (measured while writing
+    lesson 01).  CUDA work is not affected.
+    """
+    import functools
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return function(*args, **kwargs)
+        finally:
+            torch.set_num_threads(threads)
+
+    return wrapper
+
+
 class NoisyBatchNorm1d(nn.BatchNorm1d):
     """``BatchNorm1d`` followed by noise that changes every training step (lesson 01).
 
@@ -127,6 +148,7 @@ def random_inputs(batch_size: int, in_features: int, seed: int = 0, device=None)
     return x.to(device if device is not None else get_device())
 
 
+@one_cpu_thread
 def probe(depth: int, init_scale: float, norm: str = "none", width: int = 256, batch_size: int = 512,
           seed: int = 0, device=None) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
     """Build a fresh :func:`deep_tanh_mlp` (seed ``seed``), feed it random inputs; return
@@ -140,21 +162,36 @@ def probe(depth: int, init_scale: float, norm: str = "none", width: int = 256, b
         return record_tanh(model, x)
 
 
-def layer_table(outputs: list[torch.Tensor], saturation: SaturationFunction, every: int = 1) -> str:
+def layer_table(outputs: list[torch.Tensor], saturation: SaturationFunction | None = None,
+                every: int = 1) -> str:
     """A text table: for every ``every``-th layer, the tanh outputs' mean, std and saturation.
 
     ``saturation`` maps a tensor of tanh outputs to the fraction of saturated units
-    (the lesson passes its ``saturated_fraction``).  The last layer is always included.
+    (the lesson passes its ``saturated_fraction``); without it the column is left out.
+    The last layer is always included.
     """
-    rows = [f"{'layer':>5} {'mean':>8} {'std':>7} {'saturated':>10}"]
+    rows = [f"{'layer':>5} {'mean':>8} {'std':>7}" + (f" {'saturated':>10}" if saturation else "")]
     chosen = list(range(0, len(outputs), every))
     if chosen[-1] != len(outputs) - 1:
         chosen.append(len(outputs) - 1)
     for k in chosen:
         t = outputs[k]
-        rows.append(f"{k + 1:>5} {t.mean().item():>8.3f} {t.std().item():>7.3f} "
-                    f"{100 * saturation(t):>9.1f}%")
+        row = f"{k + 1:>5} {t.mean().item():>8.3f} {t.std().item():>7.3f}"
+        if saturation is not None:
+            row += f" {100 * saturation(t):>9.1f}%"
+        rows.append(row)
     return "\n".join(rows)
+
+
+def as_image(fig):
+    """A matplotlib Figure as an IPython PNG image (display it as a cell's last expression)."""
+    import io
+
+    from IPython.display import Image
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return Image(data=buffer.getvalue())
 
 
 def _histogram(t: torch.Tensor, bins: int = 50, low: float = -1.0, high: float = 1.0):
@@ -238,6 +275,7 @@ def plot_sweep(sweeps: dict[str, dict[str, list[float]]], figsize=(9, 3)):
     return fig
 
 
+@one_cpu_thread
 def weight_gradient_stds(depth: int, init_scale: float, norm: str = "none", width: int = 256,
                          batch_size: int = 512, seed: int = 0) -> list[float]:
     """Backpropagate a random-target loss through a fresh deep MLP; return the std of every
@@ -265,13 +303,20 @@ def train_and_track(norm: str, init_scale: float = 1.0, depth: int = 6, width: i
 
     Returns a dict with ``steps`` (tracked steps), ``loss`` (the training loss of every step),
     ``percentiles`` (tracked x 3), ``unit_medians`` (tracked x width), ``test_accuracy``
-    (float, at the end) and ``seconds`` (wall time).
+    (float, at the end), ``n_train`` and ``n_test`` (image counts) and ``seconds`` (wall time).
     """
     import time
 
+    start = time.perf_counter()
+    history = _train_and_track(norm, init_scale, depth, width, steps, batch_size, lr, seed, track_every)
+    history["seconds"] = time.perf_counter() - start
+    return history
+
+
+@one_cpu_thread
+def _train_and_track(norm, init_scale, depth, width, steps, batch_size, lr, seed, track_every) -> dict:
     from utils.data import load_digits_split
 
-    start = time.perf_counter()
     device = get_device()
     X_train, y_train, X_test, y_test = load_digits_split(seed=0)
     X_train, y_train = X_train.to(device), y_train.to(device)
@@ -285,7 +330,8 @@ def train_and_track(norm: str, init_scale: float = 1.0, depth: int = 6, width: i
     batch_norms = [m for m in model.modules() if isinstance(m, nn.BatchNorm1d)]
     noisy = [m for m in batch_norms if isinstance(m, NoisyBatchNorm1d)]
 
-    history: dict = {"steps": [], "loss": [], "percentiles": [], "unit_medians": []}
+    history: dict = {"steps": [], "loss": [], "percentiles": [], "unit_medians": [],
+                     "n_train": len(X_train), "n_test": len(X_test)}
     quantiles = torch.tensor([0.15, 0.50, 0.85], device=device)
 
     def track(step: int) -> None:
@@ -317,7 +363,6 @@ def train_and_track(norm: str, init_scale: float = 1.0, depth: int = 6, width: i
     model.eval()
     with torch.no_grad():
         history["test_accuracy"] = (model(X_test).argmax(1) == y_test).float().mean().item()
-    history["seconds"] = time.perf_counter() - start
     return history
 
 
