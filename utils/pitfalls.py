@@ -207,24 +207,36 @@ def batch_view(stats: dict) -> SliderView:
     all_means = np.concatenate(list(stats["batch_means"].values()))
     mean_range = (all_means.min(), all_means.max())
 
+    bins_means = np.linspace(mean_range[0], mean_range[1], 31)
+    bins_probabilities = np.linspace(0, 1, 31)
+    counts = {size: (np.histogram(stats["batch_means"][size], bins_means)[0],
+                     np.histogram(stats["probabilities"][size], bins_probabilities)[0]) for size in sizes}
+    top = max(max(a.max(), b.max()) for a, b in counts.values()) * 1.05
+
     def draw(fig, batch_size):
-        left, right = fig.subplots(1, 2)
-        means = stats["batch_means"][batch_size]
-        left.hist(means, bins=30, range=mean_range, color="tab:blue")
-        left.axvline(stats["population_mean"], color="k", ls="--", label="mean over all data")
-        left.set(title=f"batch mean of one BN input, B={batch_size}\nstd across batches {means.std():.3f}",
-                 xlabel="batch mean", ylabel="batches")
-        left.legend(fontsize=8)
-        probabilities = stats["probabilities"][batch_size]
-        right.hist(probabilities, bins=30, range=(0, 1), color="tab:orange")
-        right.axvline(stats["eval_probability"], color="k", ls="--", label="eval mode")
-        right.set(title=f"one example's P(y=1) in train mode, B={batch_size}\n"
-                        f"range {probabilities.min():.3f} .. {probabilities.max():.3f}",
-                  xlabel="predicted probability", ylabel="batches")
-        right.legend(fontsize=8)
+        left, right = _two_axes(fig)
+        means, probabilities = stats["batch_means"][batch_size], stats["probabilities"][batch_size]
+        left.stairs(counts[batch_size][0], bins_means, fill=True, color="tab:blue")
+        left.axvline(stats["population_mean"], color="k", ls="--")
+        left.set(title=f"batch mean of one BN input (B={batch_size}), std {means.std():.3f}",
+                 xlabel="batch mean (dashed: mean over all data)", ylabel="batches", ylim=(0, top))
+        right.stairs(counts[batch_size][1], bins_probabilities, fill=True, color="tab:orange")
+        right.axvline(stats["eval_probability"], color="k", ls="--")
+        right.set(title=f"one example's P(y=1), train mode: {probabilities.min():.2f}..{probabilities.max():.2f}",
+                  xlabel="probability (dashed: eval mode)", ylim=(0, top))
 
     slider = widgets.SelectionSlider(options=sizes, value=sizes[0], description="batch size")
     return SliderView(draw, {"batch_size": slider})
+
+
+def _two_axes(fig, sharey: bool = False):
+    """Two side-by-side axes at fixed positions (no constrained layout: keeps redraws fast)."""
+    fig.set_layout_engine("none")
+    left = fig.add_axes((0.07, 0.16, 0.42, 0.72))
+    right = fig.add_axes((0.56, 0.16, 0.42, 0.72), sharey=left if sharey else None)
+    for ax in (left, right):
+        ax.locator_params(nbins=5)
+    return left, right
 
 
 # ----------------------------------------------------------------------------- pitfall 2: batch of one
@@ -333,15 +345,18 @@ def dropout_view(shift: dict) -> SliderView:
     rates = sorted(shift["dropout_first"])
     upper = max(1.3, max(r.max() for r in shift["dropout_after"].values()) * 1.05)
 
+    bins = np.linspace(0, upper, 26)
+    counts = {key: {p: np.histogram(shift[key][p], bins)[0] for p in rates} for key in shift}
+    top = max(c.max() for per_rate in counts.values() for c in per_rate.values()) * 1.05
+
     def draw(fig, p):
-        axes = fig.subplots(1, 2, sharey=True)
+        axes = _two_axes(fig, sharey=True)
         for ax, key, title, color in ((axes[0], "dropout_first", "Dropout before BN", "tab:red"),
                                       (axes[1], "dropout_after", "Dropout after BN", "tab:green")):
-            ratios = shift[key][p]
-            ax.hist(ratios, bins=25, range=(0, upper), color=color)
+            ax.stairs(counts[key][p], bins, fill=True, color=color)
             ax.axvline(1.0, color="k", ls="--")
-            ax.set(title=f"{title}, p={p}\nmean ratio {ratios.mean():.2f}",
-                   xlabel="test variance / running_var (per feature)")
+            ax.set(title=f"{title}, p={p}: mean ratio {shift[key][p].mean():.2f}",
+                   xlabel="test variance / running_var", ylim=(0, top))
         axes[0].set_ylabel("BN features")
 
     slider = widgets.SelectionSlider(options=rates, value=0.5 if 0.5 in rates else rates[0],
@@ -354,10 +369,11 @@ def fine_tune_comparison(pretrained: nn.Module, x_new, y_new, x_new_test, y_new_
                          batch_size: int = 4, epochs: int = 3, seed: int = 0) -> dict:
     """Fine-tune two copies of ``pretrained`` on a small new-task set, with BN live or frozen.
 
-    Returns per variant ("bn_live", "bn_frozen"): eval-mode test accuracy on the new task,
+    Returns per variant ("pretrained" before fine-tuning, "bn_live", "bn_frozen"): eval-mode test
+    accuracy on the new task,
     and how far the first BN layer's running_mean moved (largest change).
     """
-    results = {"before": {"accuracy": accuracy(pretrained, x_new_test, y_new_test), "running_mean_change": 0.0}}
+    results = {"pretrained": {"accuracy": accuracy(pretrained, x_new_test, y_new_test), "running_mean_change": 0.0}}
     for name, freeze in (("bn_live", False), ("bn_frozen", True)):
         model = copy.deepcopy(pretrained)
         before = model[1].running_mean.clone()
