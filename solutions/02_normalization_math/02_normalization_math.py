@@ -75,8 +75,8 @@ print(normmath.describe_features(x, "x"))
 # **Step 1, the mean**, one number per feature:
 
 # %%
-batch_mean = x.mean(dim=0)
-print("batch mean per feature:", batch_mean.tolist())
+mean_per_feature = x.mean(dim=0)
+print("batch mean per feature:", mean_per_feature.tolist())
 
 # %% [markdown]
 # **Step 2, the variance.** Algorithm 1 divides by `N`: it is the *biased* variance, the
