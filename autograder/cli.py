@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from autograder.course import CourseError, assignments, build, find_root, stale_lessons
+from autograder.course import CourseError, assignments, build, ensure_tools_on_path, find_root, stale_lessons
 
 
 def _root(args) -> Path:
@@ -74,6 +74,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
+    ensure_tools_on_path()
     try:
         return args.func(args)
     except CourseError as error:

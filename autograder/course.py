@@ -84,15 +84,21 @@ def write_notebook(notebook: nbformat.NotebookNode, path: Path) -> None:
     path.write_text(text, encoding="utf-8")
 
 
+def ensure_tools_on_path() -> None:
+    """nbgrader shells out to `alembic` (installed next to this interpreter) when it creates a
+    gradebook; make sure it is found even when the virtualenv is not activated."""
+    bin_dir = str(Path(sys.executable).parent)
+    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+
+
 def nbgrader_command(args: list[str], cwd: Path, db_url: Optional[str] = None) -> subprocess.CompletedProcess:
     """Run an nbgrader command in the course root (with an optional other gradebook)."""
     command = [sys.executable, "-m", "nbgrader", *args]
     if db_url:
         command.append(f"--CourseDirectory.db_url={db_url}")
-    env = dict(os.environ)
-    # nbgrader shells out to `alembic`, which lives next to this interpreter.
-    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=env)
+    ensure_tools_on_path()
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True)
 
 
 def generate(root: Path, assignment: str, release_dir: Path, db_url: str) -> Path:

@@ -1,0 +1,64 @@
+"""Shared fixtures: the course root, building submissions, running the real `bnlab` command."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def run_bnlab(*args: str, check: bool = True, timeout: float = 3000) -> subprocess.CompletedProcess:
+    """Run the installed `bnlab` command line as an instructor would."""
+    command = [sys.executable, "-m", "autograder.cli", *args]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(f"bnlab {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def released(assignment: str) -> nbformat.NotebookNode:
+    """The learner's copy of a lesson, as committed in lessons/."""
+    return nbformat.read(ROOT / "lessons" / assignment / f"{assignment}.ipynb", as_version=4)
+
+
+def with_answers(notebook: nbformat.NotebookNode, answers: dict[str, str]) -> nbformat.NotebookNode:
+    """A copy of ``notebook`` whose answer cells (by grade_id) hold the given sources."""
+    notebook = nbformat.from_dict(json.loads(nbformat.writes(notebook)))
+    for cell in notebook.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in answers:
+            cell.source = answers[grade_id]
+    return notebook
+
+
+def write_submission(submitted: Path, student_id: str, assignment: str, notebook) -> Path:
+    """Put a notebook where nbgrader's submitted layout expects it."""
+    path = submitted / student_id / assignment / f"{assignment}.ipynb"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(notebook, (bytes, str)):
+        path.write_bytes(notebook if isinstance(notebook, bytes) else notebook.encode())
+    else:
+        nbformat.write(notebook, path)
+    return path
+
+
+def grade(submitted: Path, out: Path, *extra: str) -> dict[tuple[str, str], dict]:
+    """Run `bnlab grade` and return grades.json keyed by (student_id, assignment)."""
+    run_bnlab("grade", str(submitted), "--out", str(out), "--quiet", *extra)
+    records = json.loads((out / "grades.json").read_text(encoding="utf-8"))
+    return {(record["student_id"], record["assignment"]): record for record in records}
+
+
+@pytest.fixture(scope="session")
+def root() -> Path:
+    return ROOT
+
+
+os.environ.setdefault("PYTHONUNBUFFERED", "1")
