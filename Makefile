@@ -1,0 +1,35 @@
+# bnlab: two commands do all the set-up on a fresh machine.
+#   make lab    installs everything and opens the lessons in JupyterLab
+#   make test   installs everything (Chromium for the browser tests too) and runs every test
+VENV ?= .venv
+PYTHON := $(VENV)/bin/python
+PORT ?= 8888
+
+.PHONY: lab test setup browser build bench
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	# The CPU build of PyTorch first: a plain `torch` would pull a CUDA build of several GB.
+	$(PYTHON) -m pip install --quiet torch==2.13.0
+	$(PYTHON) -m pip install --quiet -e '.[test]'
+	touch $@
+
+setup: $(VENV)/.installed
+
+lab: setup
+	$(VENV)/bin/jupyter lab --notebook-dir=. --port=$(PORT) lessons/
+
+browser:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+	@command -v bwrap >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null; }
+
+test: setup browser
+	$(PYTHON) -m pytest
+
+build: setup
+	$(VENV)/bin/bnlab build
+
+bench: setup
+	$(PYTHON) benchmarks/widgets.py
+	$(PYTHON) benchmarks/notebooks.py
+	$(PYTHON) benchmarks/grading.py
