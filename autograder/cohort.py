@@ -19,7 +19,6 @@ import importlib.metadata
 import json
 import os
 import platform
-import queue
 import shutil
 import sqlite3
 import tempfile
@@ -34,7 +33,7 @@ from typing import Optional
 import nbformat
 
 from autograder.course import CourseError, assignments as course_assignments, generate, instructor_version
-from autograder.execute import Limits
+from autograder.execute import Limits, Zygote
 from autograder.grading import CellResult, Result, grade_submission
 
 COURSE_ID = "bnlab"
@@ -249,12 +248,12 @@ def grade_cohort(root: Path, submitted: Path, out: Path, *, assignments: Optiona
                 continue
             todo.append((student_id, instructor, path))
 
-        results: "queue.Queue" = queue.Queue()
         workers = max(1, workers or os.cpu_count() or 1)
+        zygote = Zygote() if todo else None
 
         def job(student_id, instructor, path):
             try:
-                return grade_submission(path, instructor, db_url, student_id, limits, environment)
+                return grade_submission(path, instructor, db_url, student_id, limits, environment, zygote=zygote)
             except Exception as error:  # a grader bug must not stop the batch: record it
                 return Result(student_id=student_id, assignment=instructor.assignment, status="error",
                               reason=f"The grader failed on this submission ({type(error).__name__}: {error}).",
@@ -276,6 +275,8 @@ def grade_cohort(root: Path, submitted: Path, out: Path, *, assignments: Optiona
                 counts[result.status] += 1
                 bar.advance(counts)
         recorder.close()
+        if zygote is not None:
+            zygote.close()
         records = write_outputs(out, root)
         if progress:
             print_summary(records, skipped)

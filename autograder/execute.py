@@ -3,15 +3,22 @@
 :func:`execute_notebook` never raises for anything the learner's code does: a cell timeout,
 the whole-notebook deadline, a dead kernel (``os._exit``, a segfault, the memory cap) all come
 back as a status and a one-sentence reason, with the cells that did run kept.
+
+Kernels come from a :class:`Zygote` (a fork server that has already imported PyTorch) when one
+is given, otherwise from ``python -m autograder.kernel``.  Either way each submission gets a
+new process, in a cgroup of its own where the machine allows it; when the submission ends,
+every process in that group is killed.
 """
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Optional
@@ -19,8 +26,11 @@ from typing import Optional
 import nbformat
 from jupyter_client.kernelspec import KernelSpec
 from jupyter_client.manager import AsyncKernelManager
+from jupyter_client.provisioning import LocalProvisioner
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+from autograder.limits import SubmissionCgroup, support as cgroup_support
 
 
 @dataclasses.dataclass
@@ -29,10 +39,13 @@ class Limits:
 
     cell_timeout: float = 60.0  # seconds per cell
     notebook_timeout: float = 300.0  # seconds for the whole notebook
-    memory_mb: int = 3072  # address-space cap of the kernel and its children
+    memory_mb: int = 3072  # memory cap of the kernel and everything it starts
     threads: int = 1  # CPU threads for torch / BLAS in the kernel
-    max_processes: int = 64
+    max_processes: int = 64  # processes and threads of one submission (cgroup pids.max)
     max_output_chars: int = 20_000  # per output kept in the executed notebook
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
 
 
 @dataclasses.dataclass
@@ -42,25 +55,136 @@ class Execution:
     reason: Optional[str]
     start_seconds: float  # kernel start
     run_seconds: float  # executing cells
+    killed_processes: int = 0  # processes still alive at the end, ended by the grader
+
+
+# --------------------------------------------------------------------------- the fork server
+
+
+class Zygote:
+    """A running ``python -m autograder.zygote``; :meth:`spawn` forks a kernel from it."""
+
+    def __init__(self, command_prefix: Optional[list[str]] = None, env: Optional[dict] = None):
+        command = [*(command_prefix or []), sys.executable, "-m", "autograder.zygote"]
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=subprocess.DEVNULL, text=True, bufsize=1,
+                                        env=env, start_new_session=True)
+        self.lock = threading.Lock()
+        ready = self.process.stdout.readline()
+        if not ready or not json.loads(ready).get("ready"):
+            self.close()
+            raise RuntimeError("the grading fork server did not start")
+
+    def spawn(self, request: dict) -> int:
+        with self.lock:
+            self.process.stdin.write(json.dumps(request) + "\n")
+            self.process.stdin.flush()
+            answer = json.loads(self.process.stdout.readline() or "{}")
+        if "pid" not in answer:
+            raise RuntimeError(f"the fork server refused: {answer.get('error', 'no answer')}")
+        return int(answer["pid"])
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.process.wait()
+
+
+class ForkedProcess:
+    """Enough of ``subprocess.Popen`` for jupyter_client, for a kernel forked by the zygote
+    (its parent is the zygote, which reaps it; this process can only watch and signal it)."""
+
+    stdin = stdout = stderr = None
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.returncode: Optional[int] = None
+
+    def poll(self) -> Optional[int]:
+        if self.returncode is not None:
+            return self.returncode
+        try:
+            with open(f"/proc/{self.pid}/stat") as stat:
+                state = stat.read().rsplit(")", 1)[1].split()[0]
+            if state in {"Z", "X"}:
+                self.returncode = -9
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            self.returncode = -9
+        return self.returncode
+
+    def wait(self, timeout: Optional[float] = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(str(self.pid), timeout)
+            time.sleep(0.05)
+        return self.returncode  # type: ignore[return-value]
+
+    def send_signal(self, signum: int) -> None:
+        try:
+            os.kill(self.pid, signum)
+        except ProcessLookupError:
+            pass
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+
+class ForkProvisioner(LocalProvisioner):
+    """Launch the kernel by asking the zygote to fork one, instead of starting Python anew."""
+
+    zygote: Optional[Zygote] = None
+    request: dict = {}
+
+    async def launch_kernel(self, cmd, **kwargs):
+        request = dict(self.request)
+        request["connection_file"] = self.parent.connection_file
+        request["cwd"] = str(kwargs.get("cwd") or os.getcwd())
+        pid = self.zygote.spawn(request)
+        self.process = ForkedProcess(pid)
+        self.pid = pid
+        self.pgid = pid  # the child calls setsid()
+        self.cwd = request["cwd"]
+        return self.connection_info
 
 
 class GradingKernelManager(AsyncKernelManager):
-    """A kernel manager whose kernel is ``python -m autograder.kernel`` with the given limits."""
+    """A kernel manager for one submission: its kernel is forked by the zygote when there is
+    one, or started as ``python -m autograder.kernel`` with the given limits."""
 
-    def __init__(self, limits: Limits, workdir: Path, **kwargs):
+    def __init__(self, limits: Limits, workdir: Path, cgroup: Optional[SubmissionCgroup],
+                 zygote: Optional[Zygote] = None, sandbox_uid: Optional[int] = None, **kwargs):
         super().__init__(kernel_name="python3", **kwargs)
         self._limits = limits
         self._workdir = workdir
+        self._cgroup = cgroup
+        self._env = {"MPLBACKEND": "module://matplotlib_inline.backend_inline", "PYTHONHASHSEED": "0",
+                     "BNLAB_GRADING": "1", "HOME": str(workdir)}
+        if zygote is not None:
+            provisioner = ForkProvisioner(kernel_id="bnlab", kernel_spec=self.kernel_spec, parent=self)
+            provisioner.zygote = zygote
+            provisioner.request = {"env": self._env, "limits": limits.as_dict(), "uid": sandbox_uid,
+                                   "cgroups": cgroup.procs_files if cgroup else []}
+            self.provisioner = provisioner
 
     @property
     def kernel_spec(self) -> KernelSpec:  # type: ignore[override]
         limits = self._limits
         argv = [sys.executable, "-m", "autograder.kernel", "--memory-mb", str(limits.memory_mb),
-                "--threads", str(limits.threads), "--max-processes", str(limits.max_processes),
-                "--", "-f", "{connection_file}", "--HistoryManager.enabled=False"]
-        env = {"MPLBACKEND": "module://matplotlib_inline.backend_inline", "PYTHONHASHSEED": "0",
-               "BNLAB_GRADING": "1", "HOME": str(self._workdir)}
-        return KernelSpec(argv=argv, display_name="bnlab grading", language="python", env=env)
+                "--threads", str(limits.threads), "--max-processes", str(limits.max_processes)]
+        for procs in (self._cgroup.procs_files if self._cgroup else []):
+            argv += ["--cgroup-procs", procs]
+        argv += ["--", "-f", "{connection_file}", "--HistoryManager.enabled=False"]
+        return KernelSpec(argv=argv, display_name="bnlab grading", language="python", env=self._env)
+
+
+# --------------------------------------------------------------------------- running a notebook
 
 
 def _kill_group(pid: Optional[int]) -> None:
@@ -83,14 +207,23 @@ def ran_out_of_memory(notebook) -> bool:
     return False
 
 
-async def _execute(notebook: nbformat.NotebookNode, workdir: Path, limits: Limits) -> Execution:
-    km = GradingKernelManager(limits, workdir)
+async def _run_cells(client: NotebookClient) -> None:
+    for index, cell in enumerate(client.nb.cells):
+        await client.async_execute_cell(cell, index, execution_count=client.code_cells_executed + 1)
+
+
+CRASHED = "The kernel died while running the notebook (os._exit, a crash, or too much memory)."
+
+
+async def _execute(notebook, workdir: Path, limits: Limits, zygote: Optional[Zygote],
+                   cgroup: Optional[SubmissionCgroup], sandbox_uid: Optional[int]) -> Execution:
+    km = GradingKernelManager(limits, workdir, cgroup, zygote=zygote, sandbox_uid=sandbox_uid)
     client = NotebookClient(notebook, km=km, timeout=limits.cell_timeout, allow_errors=True,
                             interrupt_on_timeout=False, record_timing=False, kernel_name="python3",
                             resources={"metadata": {"path": str(workdir)}}, startup_timeout=120)
     status, reason = "ok", None
     started = time.perf_counter()
-    start_seconds = 0.0
+    start_seconds = run_seconds = 0.0
     pid = None
     try:
         async with client.async_setup_kernel(cwd=str(workdir), stdout=subprocess.DEVNULL,
@@ -107,31 +240,90 @@ async def _execute(notebook: nbformat.NotebookNode, workdir: Path, limits: Limit
                 status, reason = "timeout", (f"A cell ran longer than {limits.cell_timeout:g} s (an endless loop or "
                                              f"a very long computation); it was stopped there.")
             except DeadKernelError:
-                status, reason = "crashed", "The kernel died while running the notebook (os._exit, a crash, or too much memory)."
+                status, reason = "crashed", CRASHED
             run_seconds = time.perf_counter() - run_started
+            if status != "ok":
+                _kill_group(pid)  # don't wait for a polite shutdown of a stuck kernel
     except DeadKernelError:
-        status, reason = "crashed", "The kernel died while running the notebook (os._exit, a crash, or too much memory)."
+        status, reason = "crashed", CRASHED
         run_seconds = time.perf_counter() - started - start_seconds
     except RuntimeError as error:
-        if "Kernel died before replying to kernel_info" in str(error) or "Kernel didn't respond" in str(error):
-            status, reason = "crashed", "The kernel could not start."
-        else:
+        if status == "ok" and ("Kernel died" in str(error) or "Kernel didn't respond" in str(error)):
+            status, reason = "crashed", "The kernel could not start or died at once."
+        elif status == "ok":
             raise
-        run_seconds = 0.0
     finally:
-        _kill_group(pid)  # anything the learner's code left running, in the kernel's process group
-    if status in {"ok", "crashed"} and ran_out_of_memory(notebook):
-        status, reason = "memory", f"The notebook used more than the {limits.memory_mb} MiB memory cap."
+        _kill_group(pid)
+    killed = cgroup.kill_all() if cgroup else 0
+    if (status in {"ok", "crashed"} and ran_out_of_memory(notebook)) or (
+            status == "crashed" and cgroup is not None and cgroup.hit_memory_limit()):
+        status, reason = "memory", f"The notebook needed more than the {limits.memory_mb} MiB memory cap."
     return Execution(notebook=notebook, status=status, reason=reason, start_seconds=start_seconds,
-                     run_seconds=run_seconds)
+                     run_seconds=run_seconds, killed_processes=killed)
 
 
-async def _run_cells(client: NotebookClient) -> None:
-    for index, cell in enumerate(client.nb.cells):
-        await client.async_execute_cell(cell, index, execution_count=client.code_cells_executed + 1)
-
-
-def execute_notebook(notebook: nbformat.NotebookNode, workdir: Path, limits: Limits) -> Execution:
+def execute_notebook(notebook: nbformat.NotebookNode, workdir: Path, limits: Limits,
+                     zygote: Optional[Zygote] = None, sandbox_uid: Optional[int] = None) -> Execution:
     """Run every cell of ``notebook`` (in place) in a fresh kernel whose working folder is ``workdir``."""
     workdir.mkdir(parents=True, exist_ok=True)
-    return asyncio.run(_execute(notebook, workdir, limits))
+    cgroup = SubmissionCgroup(limits.memory_mb, limits.max_processes) if cgroup_support().available else None
+    try:
+        return asyncio.run(_execute(notebook, workdir, limits, zygote, cgroup, sandbox_uid))
+    finally:
+        if cgroup is not None:
+            cgroup.remove()
+
+
+# --------------------------------------------------------------------------- the trusted re-check
+
+
+def run_trusted(request: dict, workdir: Path, limits: Limits, zygote: Optional[Zygote] = None,
+                sandbox_uid: Optional[int] = None, timeout: float = 120.0) -> tuple[Optional[dict], str]:
+    """Run :mod:`autograder.trusted` on ``request`` in a fresh limited process.
+
+    Returns (the result, "") or (None, a one-sentence reason it gave none).
+    """
+    workdir.mkdir(parents=True, exist_ok=True)
+    request_path = workdir / ".bnlab-request.json"
+    result_path = workdir / ".bnlab-result.json"
+    request_path.write_text(json.dumps(request), encoding="utf-8")
+    if sandbox_uid is not None:
+        os.chown(request_path, sandbox_uid, sandbox_uid)
+    cgroup = SubmissionCgroup(limits.memory_mb, limits.max_processes) if cgroup_support().available else None
+    env = {"MPLBACKEND": "Agg", "PYTHONHASHSEED": "0", "BNLAB_GRADING": "1", "HOME": str(workdir)}
+    process = None
+    try:
+        if zygote is not None:
+            pid = zygote.spawn({"cwd": str(workdir), "env": env, "limits": limits.as_dict(), "uid": sandbox_uid,
+                                "cgroups": cgroup.procs_files if cgroup else [], "connection_file": "",
+                                "trusted": [str(request_path), str(result_path)]})
+            process = ForkedProcess(pid)
+        else:
+            argv = [sys.executable, "-m", "autograder.kernel", "--memory-mb", str(limits.memory_mb),
+                    "--threads", str(limits.threads), "--max-processes", str(limits.max_processes)]
+            for procs in (cgroup.procs_files if cgroup else []):
+                argv += ["--cgroup-procs", procs]
+            argv += ["--trusted", str(request_path), str(result_path)]
+            process = subprocess.Popen(argv, cwd=workdir, env={**os.environ, **env}, stdin=subprocess.DEVNULL,
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None, f"Checking your answers took longer than {timeout:g} s (an endless loop or a very slow answer)."
+    finally:
+        if process is not None:
+            _kill_group(process.pid)
+            if isinstance(process, subprocess.Popen):
+                process.wait()
+        memory = cgroup.hit_memory_limit() if cgroup else False
+        if cgroup is not None:
+            cgroup.remove()
+    try:
+        result = json.loads(result_path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        if memory:
+            return None, f"Checking your answers needed more than the {limits.memory_mb} MiB memory cap."
+        return None, "Your answer code stopped the checker before it could finish (it exited or crashed)."
+    if result.get("token") != request["token"]:
+        return None, "The checker's result was not its own (your code wrote it); nothing was counted."
+    return result, ""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import re
 import shutil
 import tempfile
@@ -25,7 +26,7 @@ from nbgrader.preprocessors import (
 )
 
 from autograder.course import InstructorVersion
-from autograder.execute import Limits, execute_notebook
+from autograder.execute import Limits, Zygote, execute_notebook, run_trusted
 
 MAX_NOTEBOOK_BYTES = 32 * 1024 * 1024
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -216,8 +217,58 @@ def limit_outputs(notebook: nbformat.NotebookNode, max_chars: int) -> None:
                     output["data"][key] = value[:max_chars] + " ... [cut]"
 
 
+def answer_sources(notebook: nbformat.NotebookNode, instructor: InstructorVersion) -> list[tuple[str, str]]:
+    """The learner's answer cells, by the instructor's grade_ids, in the instructor's order.
+
+    An answer cell whose nbgrader metadata was stripped is found by position instead: the
+    plain code cells just before its (restored) test cell.
+    """
+    cells = notebook.cells
+    found = []
+    for answer in instructor.answer_cells:
+        source = None
+        for cell in cells:
+            if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade_id") == answer:
+                source = cell.source
+                break
+        if source is None:
+            tests = [index for index, cell in enumerate(cells)
+                     if str(cell.metadata.get("nbgrader", {}).get("grade_id", "")).startswith(answer + "_test")]
+            if tests:
+                index = tests[0] - 1
+                pieces = []
+                while index >= 0 and cells[index].cell_type == "code" and "nbgrader" not in cells[index].metadata:
+                    pieces.insert(0, cells[index].source)
+                    index -= 1
+                source = "\n\n".join(pieces) if pieces else None
+        if source is not None:
+            found.append((answer, source))
+    return found
+
+
+def trusted_request(notebook: nbformat.NotebookNode, instructor: InstructorVersion) -> dict:
+    """What the trusted re-check needs: the exercises to check and the learner's answers."""
+    import secrets
+
+    from autograder.checks import exercise_module
+
+    exercises = []
+    for test_id in instructor.graded_cells:
+        answer = answer_for(instructor, test_id)
+        if answer is None:
+            continue
+        try:
+            exercise_module(answer)
+        except ImportError:
+            continue
+        exercises.append({"answer": answer, "test": test_id})
+    return {"token": secrets.token_hex(16), "exercises": exercises,
+            "answers": answer_sources(notebook, instructor)}
+
+
 def grade_submission(path: Path, instructor: InstructorVersion, db_url: str, student_id: str,
-                     limits: Limits = Limits(), environment_sha256: str = "") -> Result:
+                     limits: Limits = Limits(), environment_sha256: str = "", zygote: Optional[Zygote] = None,
+                     sandbox_uid: Optional[int] = None) -> Result:
     """Grade the notebook at ``path`` against the instructor's version of its assignment."""
     timings: dict[str, float] = {}
     started = time.perf_counter()
@@ -247,27 +298,62 @@ def grade_submission(path: Path, instructor: InstructorVersion, db_url: str, stu
         result.cells = unscored(f"Not graded: {result.reason}")
         timings["bookkeeping"] = time.perf_counter() - started
         return result
+    request = trusted_request(notebook, instructor)
     timings["prepare"] = time.perf_counter() - started
 
     scratch = Path(tempfile.mkdtemp(prefix="bnlab-grade-"))
     try:
+        kernel_dir, check_dir = scratch / "notebook", scratch / "check"
+        for folder in (kernel_dir, check_dir):
+            folder.mkdir()
+            if sandbox_uid is not None:
+                os.chown(folder, sandbox_uid, sandbox_uid)
         for extra in path.parent.iterdir():  # data files that came with the submission
             if extra.is_file() and extra.suffix != ".ipynb" and extra.stat().st_size < 16 * 2**20:
-                shutil.copy(extra, scratch / extra.name)
-        execution = execute_notebook(notebook, scratch, limits)
+                shutil.copy(extra, kernel_dir / extra.name)
+        execution = execute_notebook(notebook, kernel_dir, limits, zygote=zygote, sandbox_uid=sandbox_uid)
+        timings["start"] = execution.start_seconds
+        timings["execution"] = execution.run_seconds
+        checks_started = time.perf_counter()
+        trusted, trusted_problem = (run_trusted(request, check_dir, limits, zygote=zygote, sandbox_uid=sandbox_uid,
+                                                timeout=min(limits.notebook_timeout, 120.0))
+                                    if request["exercises"] else ({"verdicts": {}}, ""))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    timings["start"] = execution.start_seconds
-    timings["execution"] = execution.run_seconds
-    checks_started = time.perf_counter()
     limit_outputs(execution.notebook, limits.max_output_chars)
-    result.cells = score_cells(execution.notebook, instructor, execution.reason)
+    in_notebook = score_cells(execution.notebook, instructor, execution.reason)
+    result.cells = decide_scores(in_notebook, request, trusted, trusted_problem)
     result.score = sum(cell.score for cell in result.cells.values())
     if execution.status != "ok":
         result.status, result.reason = execution.status, execution.reason
+    elif trusted is None:
+        result.status = "timeout" if "longer than" in trusted_problem else (
+            "memory" if "memory" in trusted_problem else "crashed")
+        result.reason = trusted_problem
     result.notebook = execution.notebook
     timings["checks"] = time.perf_counter() - checks_started
     return result
+
+
+def decide_scores(in_notebook: dict[str, CellResult], request: dict, trusted: Optional[dict],
+                  trusted_problem: str) -> dict[str, CellResult]:
+    """Each exercise's test cell is scored by the trusted re-check; the in-notebook run only
+    supplies the learner-facing lines of a passing check.  Cells no check module covers keep
+    their in-notebook score."""
+    cells = dict(in_notebook)
+    for exercise in request["exercises"]:
+        test = exercise["test"]
+        points = in_notebook[test].max_score
+        if trusted is None:
+            cells[test] = CellResult(0.0, points, f"Not scored: {trusted_problem}")
+            continue
+        verdict = trusted["verdicts"].get(test, {"passed": False, "feedback": "This exercise was not checked."})
+        if verdict["passed"]:
+            notebook_lines = in_notebook[test].feedback if in_notebook[test].score == points else ""
+            cells[test] = CellResult(points, points, notebook_lines or verdict["feedback"])
+        else:
+            cells[test] = CellResult(0.0, points, verdict["feedback"])
+    return cells
 
 
 __all__ = ["Result", "CellResult", "Unreadable", "read_submission", "restore_instructor_cells", "score_cells",

@@ -42,6 +42,13 @@ def apply_limits(memory_mb: int, threads: int, max_processes: int, max_file_mb: 
         os.environ[name] = str(threads)
 
 
+def join_cgroups(procs_files) -> None:
+    """Move this process into the submission's cgroups (its children follow)."""
+    for path in procs_files:
+        with open(path, "w") as procs:
+            procs.write(str(os.getpid()))
+
+
 def seed_and_configure(threads: int) -> None:
     import random
 
@@ -60,11 +67,22 @@ def main(argv=None) -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--max-processes", type=int, default=0)
     parser.add_argument("--max-file-mb", type=int, default=256)
+    parser.add_argument("--cgroup-procs", action="append", default=[],
+                        help="cgroup.procs files to join first (the submission's cgroups)")
+    parser.add_argument("--trusted", nargs=2, metavar=("REQUEST", "RESULT"),
+                        help="run the trusted re-check (autograder.trusted) instead of a kernel")
     parser.add_argument("rest", nargs=argparse.REMAINDER, help="arguments for ipykernel (after --)")
     args = parser.parse_args(argv)
     rest = args.rest[1:] if args.rest[:1] == ["--"] else args.rest
-    apply_limits(args.memory_mb, args.threads, args.max_processes, args.max_file_mb)
+    join_cgroups(args.cgroup_procs)
+    # With cgroups the process cap is the cgroup's pids.max; RLIMIT_NPROC would count the whole user.
+    apply_limits(args.memory_mb, args.threads, 0 if args.cgroup_procs else args.max_processes, args.max_file_mb)
     seed_and_configure(args.threads)
+    if args.trusted:
+        from autograder.trusted import serve_file
+
+        serve_file(*args.trusted)
+        return
     from ipykernel.kernelapp import IPKernelApp
 
     IPKernelApp.launch_instance(argv=rest)

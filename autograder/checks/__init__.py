@@ -26,7 +26,7 @@ import importlib
 import inspect
 import io
 import warnings
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Optional
 
 __all__ = ["CheckFailed", "fail", "require", "lookup", "exercise_module", "quietly"]
 
@@ -77,14 +77,26 @@ def exercise_module(grade_id: str):
     return importlib.import_module(f"{__name__}.{grade_id}")
 
 
+# Set by the trusted re-check (autograder.trusted): puts back whatever learner code patched.
+_after_learner_code: Optional[Callable[[], None]] = None
+
+
 @contextlib.contextmanager
 def quietly() -> Iterator[io.StringIO]:
-    """Run learner code without letting its prints and warnings flood the check's output."""
+    """Run learner code without letting its prints and warnings flood the check's output.
+
+    In the trusted re-check, anything the learner's code patched while it ran (builtins,
+    torch functions, nn classes, these checks) is put back when it returns.
+    """
     buffer = io.StringIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
-            yield buffer
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
+                yield buffer
+    finally:
+        if _after_learner_code is not None:
+            _after_learner_code()
 
 
 def call_learner(function: Callable, *args, what: str, **kwargs) -> Any:

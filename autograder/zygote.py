@@ -1,0 +1,118 @@
+"""A fork server for grading kernels: pay for ``import torch`` once, not once per submission.
+
+The zygote is a process that imports what every submission needs (PyTorch, NumPy,
+matplotlib, ipykernel, the lessons' ``utils``) and then waits.  For each submission the
+grader asks it for a kernel; it forks a child that
+
+1. starts a new session (its own process group), joins the submission's cgroup when there
+   is one, applies the rlimits, drops to the sandbox user when asked;
+2. changes to the submission's scratch folder, seeds ``random``, NumPy and PyTorch;
+3. becomes an ordinary ipykernel on the connection file the grader wrote.
+
+Nothing of one submission is in the zygote, so nothing is shared between submissions: each
+child starts from the same freshly imported state.  The protocol is one JSON object per line
+on stdin/stdout: ``{"connection_file", "cwd", "env", "limits", "cgroups", "uid"}`` in,
+``{"pid": N}`` or ``{"error": "..."}`` out.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+
+PRELOAD = ["numpy", "torch", "torch.nn", "torch.nn.functional", "matplotlib", "matplotlib.figure",
+           "matplotlib_inline.backend_inline", "ipykernel.kernelapp", "ipykernel.ipkernel", "IPython",
+           "ipywidgets", "nbformat", "utils.widgets", "utils.device", "utils.models"]
+
+
+def preload() -> None:
+    import importlib
+
+    for name in PRELOAD:
+        try:
+            importlib.import_module(name)
+        except Exception:  # a missing optional module only costs time later
+            pass
+
+
+def _reap(signum, frame) -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def _child(request: dict) -> None:
+    """In the forked child: become the submission's kernel.  Never returns."""
+    try:
+        os.setsid()
+        from autograder.kernel import apply_limits, join_cgroups, seed_and_configure
+
+        join_cgroups(request.get("cgroups", []))
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(devnull, fd)
+        os.closerange(3, 1024)
+        limits = request.get("limits", {})
+        threads = int(limits.get("threads", 1))
+        max_processes = 0 if request.get("cgroups") else int(limits.get("max_processes", 0))
+        apply_limits(int(limits.get("memory_mb", 0)), threads, max_processes, int(limits.get("max_file_mb", 256)))
+        uid = request.get("uid")
+        if uid is not None:
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+        os.environ.update(request.get("env", {}))
+        os.chdir(request["cwd"])
+        sys.path.insert(0, request["cwd"])
+        seed_and_configure(threads)
+        if request.get("trusted"):
+            from autograder.trusted import serve_file
+
+            serve_file(*request["trusted"])
+            os._exit(0)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        from ipykernel.kernelapp import IPKernelApp
+
+        sys.argv = ["ipykernel", "-f", request["connection_file"], "--HistoryManager.enabled=False"]
+        IPKernelApp.launch_instance(argv=sys.argv[1:])
+    finally:
+        os._exit(0)
+
+
+def serve(stdin=None, stdout=None) -> None:
+    stdin = stdin or sys.stdin
+    stdout = stdout or sys.stdout
+    signal.signal(signal.SIGCHLD, _reap)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    stdout.write(json.dumps({"ready": True}) + "\n")
+    stdout.flush()
+    for line in stdin:
+        if not line.strip():
+            continue
+        try:
+            request = json.loads(line)
+        except json.JSONDecodeError as error:
+            stdout.write(json.dumps({"error": f"bad request: {error}"}) + "\n")
+            stdout.flush()
+            continue
+        stdout.flush()
+        pid = os.fork()
+        if pid == 0:
+            _child(request)
+        stdout.write(json.dumps({"pid": pid}) + "\n")
+        stdout.flush()
+
+
+def main() -> None:
+    preload()
+    serve()
+
+
+if __name__ == "__main__":
+    main()
