@@ -195,7 +195,10 @@ def as_image(fig):
 
 
 def _histogram(t: torch.Tensor, bins: int = 50, low: float = -1.0, high: float = 1.0):
-    counts = torch.histc(t.float().flatten().cpu(), bins=bins, min=low, max=high)
+    """(density, edges) of the values of ``t`` in [low, high] (values outside go to the end bins)."""
+    values = t.detach().flatten().float().cpu()
+    index = ((values - low) * (bins / (high - low))).long().clamp(0, bins - 1)
+    counts = torch.bincount(index, minlength=bins).float()
     density = counts / counts.sum().clamp(min=1) / ((high - low) / bins)
     edges = torch.linspace(low, high, bins + 1)
     return density.numpy(), edges.numpy()
@@ -208,25 +211,36 @@ def _choose_layers(depth: int, how_many: int = 5) -> list[int]:
     return sorted({round(i * step) for i in range(how_many)})
 
 
+VIEW_MARGINS = dict(left=0.075, right=0.98, bottom=0.15, top=0.9, wspace=0.2)
+DENSITY_TICKS = (-2, 0, 2)     # log10 of the density: 0.01, 1, 100
+
+
 def plot_layer_histograms(ax, outputs: list[torch.Tensor], layers: list[int] | None = None,
                           title: str = "") -> None:
-    """Overlay the histograms of the tanh outputs of some layers (0-based indices) on ``ax``."""
+    """Overlay the histograms of the tanh outputs of some layers (0-based indices) on ``ax``.
+
+    The density is drawn on a log scale (computed here, with fixed ticks, which redraws much
+    faster than matplotlib's log axis); the red bands mark |t| > 0.97.
+    """
     from matplotlib import colormaps
 
     layers = layers if layers is not None else _choose_layers(len(outputs))
     colors = colormaps["viridis"]
+    low = DENSITY_TICKS[0] - 0.5
     for i, k in enumerate(layers):
         density, edges = _histogram(outputs[k])
-        ax.stairs(density, edges, color=colors(i / max(1, len(layers) - 1)), label=f"layer {k + 1}",
-                  linewidth=1.5)
+        log_density = torch.log10(torch.as_tensor(density).clamp(min=10.0 ** low)).numpy()
+        ax.stairs(log_density, edges, baseline=low, color=colors(i / max(1, len(layers) - 1)),
+                  label=f"layer {k + 1}", linewidth=1.5)
     ax.set_xlim(-1, 1)
-    ax.set_yscale("log")
-    ax.set_ylim(1e-2, 1e2)
+    ax.set_ylim(low, DENSITY_TICKS[-1] + 1.6)      # room for the legend above the curves (density <= 25)
+    ax.set_xticks([-1, 0, 1])
+    ax.set_yticks(DENSITY_TICKS, [f"{10.0 ** d:g}" for d in DENSITY_TICKS])
     ax.set_xlabel("tanh output")
-    ax.set_ylabel("density (log)")
+    ax.set_ylabel("density (log scale)")
     ax.axvspan(-1, -0.97, color="tab:red", alpha=0.15, linewidth=0)
     ax.axvspan(0.97, 1, color="tab:red", alpha=0.15, linewidth=0)
-    ax.legend(fontsize=7, loc="upper center")
+    ax.legend(fontsize=7, loc="upper center", ncol=3, handlelength=1.2, columnspacing=1.0)
     if title:
         ax.set_title(title, fontsize=9)
 
@@ -426,19 +440,26 @@ def activation_view(saturation: SaturationFunction, width: int = 128, batch_size
     def draw(fig, depth: int, init_scale: float, batchnorm: bool) -> None:
         norm = "batchnorm" if batchnorm else "none"
         _, outputs = probe(depth, init_scale, norm=norm, width=width, batch_size=batch_size)
-        ax_hist, ax_layers = fig.subplots(1, 2)
+        ax_hist, ax_layers = fig.subplots(1, 2, gridspec_kw=VIEW_MARGINS)
         plot_layer_histograms(ax_hist, outputs,
                               title=f"depth {depth}, init scale {init_scale:.2f}, "
                                     f"{'with' if batchnorm else 'without'} BN")
-        layers = list(range(1, depth + 1))
+        layers = torch.arange(1, depth + 1).numpy()
         fractions = [float(saturation(t)) for t in outputs]
         stds = [t.std().item() for t in outputs]
-        ax_layers.bar(layers, fractions, color="tab:red", alpha=0.6, label="saturated fraction")
-        ax_layers.plot(layers, stds, color="black", marker=".", label="std of output")
+        ax_layers.stairs(fractions, torch.arange(depth + 1).numpy() + 0.5, fill=True, color="tab:red",
+                         alpha=0.5, label="saturated fraction")
+        ax_layers.plot(layers, stds, color="black", label="std of output")
+        ax_layers.set_xlim(0.5, depth + 0.5)
         ax_layers.set_ylim(0, 1.05)
-        ax_layers.set_xlabel("layer")
+        ax_layers.set_yticks([0, 0.5, 1])
+        ax_layers.set_xticks(sorted({1, (depth + 1) // 2, depth}))
+        ax_layers.set_xlabel("layer   (red: saturated fraction, black: std of output)")
         ax_layers.set_title(f"last layer: {100 * fractions[-1]:.1f}% saturated, std {stds[-1]:.3f}",
                             fontsize=9)
-        ax_layers.legend(fontsize=7, loc="upper left")
 
-    return SliderView(draw, controls, figsize=(9, 3.2))
+    view = SliderView(draw, controls, figsize=(9, 3.2))
+    # Fixed margins instead of constrained layout: the automatic layout costs half a redraw.
+    view.figure.set_layout_engine("none")
+    view.redraw()
+    return view
