@@ -182,32 +182,29 @@ def decades(learning_rates: np.ndarray) -> float:
 
 def batch_size_experiment(builders: dict[str, ModelBuilder], X: torch.Tensor, y: torch.Tensor,
                           X_test: torch.Tensor, y_test: torch.Tensor, *,
-                          batch_sizes: Sequence[int], epochs: int, lr: float,
+                          batch_sizes: Sequence[int], steps: int, lr: float,
                           seeds: Sequence[int]) -> dict:
-    """Train each model for the same number of ``epochs`` (passes over X) at each batch size.
+    """Train each model for the same number of SGD ``steps`` at each batch size.
 
-    Smaller batches therefore take more, noisier steps.  After training, the model is
-    evaluated in eval mode on the training data and on the test data.
+    Smaller batches therefore see fewer examples, and BN's per-batch statistics get noisier.
+    After training, the model is evaluated in eval mode (BN with its running statistics) on
+    the training data and on the test data.
 
-    Returns ``{"batch_sizes": array, name: {"train_loss": (B, S), "test_accuracy": (B, S),
-    "steps": (B,) number of SGD steps}}``.
+    Returns ``{"batch_sizes": array, "steps": steps, name: {"train_loss": (B, S) array,
+    "test_accuracy": (B, S) array}}``.
     """
-    results = {"batch_sizes": np.array(batch_sizes)}
+    results = {"batch_sizes": np.array(batch_sizes), "steps": steps}
     for name, build in builders.items():
         train_loss = np.full((len(batch_sizes), len(seeds)), np.nan)
         test_accuracy = np.full((len(batch_sizes), len(seeds)), np.nan)
-        step_counts = np.zeros(len(batch_sizes), dtype=int)
         for i, batch_size in enumerate(batch_sizes):
-            step_counts[i] = epochs * (len(X) // batch_size)
             for j, seed in enumerate(seeds):
                 seed_everything(seed)
                 model = build().to(X.device)
-                train_steps(model, X, y, lr=lr, steps=int(step_counts[i]),
-                            batch_size=batch_size, seed=seed)
+                train_steps(model, X, y, lr=lr, steps=steps, batch_size=batch_size, seed=seed)
                 train_loss[i, j] = evaluate(model, X, y)[0]
                 test_accuracy[i, j] = evaluate(model, X_test, y_test)[1]
-        results[name] = {"train_loss": train_loss, "test_accuracy": test_accuracy,
-                         "steps": step_counts}
+        results[name] = {"train_loss": train_loss, "test_accuracy": test_accuracy}
     return results
 
 
@@ -279,6 +276,12 @@ def figure1_run(model: nn.Module, X_train: torch.Tensor, y_train: torch.Tensor,
         record(done)
     return {"steps": np.array(recorded_steps), "test_accuracy": np.array(accuracies),
             "percentiles": np.array(percentiles)}
+
+
+def first_step_reaching(run: dict, accuracy: float) -> int | None:
+    """The first recorded step at which the test accuracy was at least ``accuracy`` (or None)."""
+    reached = np.nonzero(run["test_accuracy"] >= accuracy)[0]
+    return int(run["steps"][reached[0]]) if len(reached) else None
 
 
 def percentile_drift(run: dict, after_step: int) -> float:
@@ -353,7 +356,7 @@ def plot_batch_sizes(axes, results: dict, names: Sequence[str]) -> None:
                         marker="o", color=_color(index), label=name, capsize=3)
     for ax, label in zip(axes, ["final training loss (eval mode)", "test accuracy"]):
         ax.set_xscale("log", base=2)
-        ax.set_xlabel("batch size (same number of epochs)")
+        ax.set_xlabel("batch size (same number of steps)")
         ax.set_ylabel(label)
         ax.legend(fontsize=8)
 
