@@ -30,8 +30,10 @@ def _as_fraction(result, what: str) -> float:
         fail(f"{what} returned a tensor; return a Python float instead (for a one-element tensor, "
              f"call .item() on it).")
     if type(result) is not float and type(result) is not np.float64:
-        fail(f"{what} returned a {type(result).__name__}; expected a Python float such as 0.25 "
-             f"(the fraction, not a count or a percentage).")
+        hint = (" Integer division (//) rounds the fraction down to 0 or 1: divide with /."
+                if type(result) is int else "")
+        fail(f"{what} returned a value of type {type(result).__name__}; expected a Python float such "
+             f"as 0.25 (the fraction, not a count or a percentage).{hint}")
     value = float(result)
     require(not math.isnan(value), f"{what} returned nan; expected a fraction between 0 and 1.")
     return value
