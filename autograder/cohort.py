@@ -19,8 +19,10 @@ import importlib.metadata
 import json
 import os
 import platform
+import queue
 import shutil
 import sqlite3
+import sys
 import tempfile
 import time
 import urllib.parse
@@ -33,6 +35,7 @@ from typing import Optional
 import nbformat
 
 from autograder.course import CourseError, assignments as course_assignments, generate, instructor_version
+from autograder import sandbox
 from autograder.execute import Limits, Zygote
 from autograder.grading import CellResult, Result, grade_submission
 
@@ -249,17 +252,33 @@ def grade_cohort(root: Path, submitted: Path, out: Path, *, assignments: Optiona
             todo.append((student_id, instructor, path))
 
         workers = max(1, workers or os.cpu_count() or 1)
-        zygote = Zygote() if todo else None
+        isolation = sandbox.probe()
+        if progress or not isolation.available:
+            print(("isolation: " if isolation.available else "WARNING: ") + isolation.description, file=sys.stderr)
+        scratch_root = work / "scratch"
+        scratch_root.mkdir(mode=0o711)
+        scratch_root.chmod(0o711)
+        zygote = None
+        if todo:
+            zygote = Zygote(sandbox.bwrap_prefix(root, [out, submitted.resolve(), work], scratch_root),
+                            env=sandbox.sandbox_env(scratch_root)) if isolation.available else Zygote()
+        slots: "queue.Queue[Optional[int]]" = queue.Queue()
+        for slot in range(workers):
+            slots.put(sandbox.FIRST_UID + slot if isolation.available else None)
 
         def job(student_id, instructor, path):
+            uid = slots.get()
             try:
-                return grade_submission(path, instructor, db_url, student_id, limits, environment, zygote=zygote)
+                return grade_submission(path, instructor, db_url, student_id, limits, environment, zygote=zygote,
+                                        sandbox_uid=uid, scratch_root=scratch_root)
             except Exception as error:  # a grader bug must not stop the batch: record it
                 return Result(student_id=student_id, assignment=instructor.assignment, status="error",
                               reason=f"The grader failed on this submission ({type(error).__name__}: {error}).",
                               score=0.0, max_score=instructor.max_score, instructor_sha256=instructor.sha256,
                               cells={g: CellResult(0.0, p, "Not graded: the grader failed; your instructor has "
                                                             "been told.") for g, p in instructor.graded_cells.items()})
+            finally:
+                slots.put(uid)
 
         counts: Counter = Counter()
         with progress_display(len(todo), skipped, enabled=progress) as bar, \

@@ -12,6 +12,7 @@ every process in that group is killed.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import dataclasses
 import json
 import os
@@ -145,6 +146,8 @@ class ForkProvisioner(LocalProvisioner):
     async def launch_kernel(self, cmd, **kwargs):
         request = dict(self.request)
         request["connection_file"] = self.parent.connection_file
+        if request.get("uid") is not None:  # the sandboxed kernel's user must read it
+            os.chown(request["connection_file"], request["uid"], request["uid"])
         request["cwd"] = str(kwargs.get("cwd") or os.getcwd())
         pid = self.zygote.spawn(request)
         self.process = ForkedProcess(pid)
@@ -160,12 +163,17 @@ class GradingKernelManager(AsyncKernelManager):
 
     def __init__(self, limits: Limits, workdir: Path, cgroup: Optional[SubmissionCgroup],
                  zygote: Optional[Zygote] = None, sandbox_uid: Optional[int] = None, **kwargs):
+        if sandbox_uid is not None:
+            # No network in the sandbox: the kernel's sockets are files in its own folder.
+            kwargs.setdefault("transport", "ipc")
+            kwargs.setdefault("ip", str(workdir / "kernel"))
+            kwargs.setdefault("connection_file", str(workdir / "kernel.json"))
         super().__init__(kernel_name="python3", **kwargs)
         self._limits = limits
         self._workdir = workdir
         self._cgroup = cgroup
         self._env = {"MPLBACKEND": "module://matplotlib_inline.backend_inline", "PYTHONHASHSEED": "0",
-                     "BNLAB_GRADING": "1", "HOME": str(workdir)}
+                     "BNLAB_GRADING": "1", "HOME": str(workdir), "TMPDIR": str(workdir)}
         if zygote is not None:
             provisioner = ForkProvisioner(kernel_id="bnlab", kernel_spec=self.kernel_spec, parent=self)
             provisioner.zygote = zygote
@@ -254,6 +262,7 @@ async def _execute(notebook, workdir: Path, limits: Limits, zygote: Optional[Zyg
             raise
     finally:
         _kill_group(pid)
+        atexit.unregister(client._cleanup_kernel)  # nbclient's own exit hook would fail on a dead kernel
     killed = cgroup.kill_all() if cgroup else 0
     if (status in {"ok", "crashed"} and ran_out_of_memory(notebook)) or (
             status == "crashed" and cgroup is not None and cgroup.hit_memory_limit()):
@@ -290,7 +299,8 @@ def run_trusted(request: dict, workdir: Path, limits: Limits, zygote: Optional[Z
     if sandbox_uid is not None:
         os.chown(request_path, sandbox_uid, sandbox_uid)
     cgroup = SubmissionCgroup(limits.memory_mb, limits.max_processes) if cgroup_support().available else None
-    env = {"MPLBACKEND": "Agg", "PYTHONHASHSEED": "0", "BNLAB_GRADING": "1", "HOME": str(workdir)}
+    env = {"MPLBACKEND": "Agg", "PYTHONHASHSEED": "0", "BNLAB_GRADING": "1", "HOME": str(workdir),
+           "TMPDIR": str(workdir)}
     process = None
     try:
         if zygote is not None:

@@ -27,6 +27,7 @@ from nbgrader.preprocessors import (
 
 from autograder.course import InstructorVersion
 from autograder.execute import Limits, Zygote, execute_notebook, run_trusted
+from autograder.sandbox import prepare_scratch
 
 MAX_NOTEBOOK_BYTES = 32 * 1024 * 1024
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -268,7 +269,7 @@ def trusted_request(notebook: nbformat.NotebookNode, instructor: InstructorVersi
 
 def grade_submission(path: Path, instructor: InstructorVersion, db_url: str, student_id: str,
                      limits: Limits = Limits(), environment_sha256: str = "", zygote: Optional[Zygote] = None,
-                     sandbox_uid: Optional[int] = None) -> Result:
+                     sandbox_uid: Optional[int] = None, scratch_root: Optional[Path] = None) -> Result:
     """Grade the notebook at ``path`` against the instructor's version of its assignment."""
     timings: dict[str, float] = {}
     started = time.perf_counter()
@@ -301,16 +302,16 @@ def grade_submission(path: Path, instructor: InstructorVersion, db_url: str, stu
     request = trusted_request(notebook, instructor)
     timings["prepare"] = time.perf_counter() - started
 
-    scratch = Path(tempfile.mkdtemp(prefix="bnlab-grade-"))
+    scratch = Path(tempfile.mkdtemp(prefix="submission-", dir=scratch_root))
     try:
         kernel_dir, check_dir = scratch / "notebook", scratch / "check"
-        for folder in (kernel_dir, check_dir):
-            folder.mkdir()
-            if sandbox_uid is not None:
-                os.chown(folder, sandbox_uid, sandbox_uid)
+        for folder in (scratch, kernel_dir, check_dir):
+            prepare_scratch(folder, sandbox_uid)
         for extra in path.parent.iterdir():  # data files that came with the submission
             if extra.is_file() and extra.suffix != ".ipynb" and extra.stat().st_size < 16 * 2**20:
                 shutil.copy(extra, kernel_dir / extra.name)
+                if sandbox_uid is not None:
+                    os.chown(kernel_dir / extra.name, sandbox_uid, sandbox_uid)
         execution = execute_notebook(notebook, kernel_dir, limits, zygote=zygote, sandbox_uid=sandbox_uid)
         timings["start"] = execution.start_seconds
         timings["execution"] = execution.run_seconds
@@ -319,7 +320,10 @@ def grade_submission(path: Path, instructor: InstructorVersion, db_url: str, stu
                                                 timeout=min(limits.notebook_timeout, 120.0))
                                     if request["exercises"] else ({"verdicts": {}}, ""))
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        if os.environ.get("BNLAB_KEEP_SCRATCH"):
+            print(f"kept scratch folder {scratch}")
+        else:
+            shutil.rmtree(scratch, ignore_errors=True)
     limit_outputs(execution.notebook, limits.max_output_chars)
     in_notebook = score_cells(execution.notebook, instructor, execution.reason)
     result.cells = decide_scores(in_notebook, request, trusted, trusted_problem)

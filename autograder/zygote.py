@@ -54,8 +54,10 @@ def _child(request: dict) -> None:
 
         join_cgroups(request.get("cgroups", []))
         devnull = os.open(os.devnull, os.O_RDWR)
-        for fd in (0, 1, 2):
-            os.dup2(devnull, fd)
+        log = os.open(os.path.join(request["cwd"], ".bnlab-process.log"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.dup2(devnull, 0)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
         os.closerange(3, 1024)
         limits = request.get("limits", {})
         threads = int(limits.get("threads", 1))

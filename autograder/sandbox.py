@@ -1,0 +1,110 @@
+"""Isolation of learners' code: bubblewrap namespaces and one unprivileged user per worker.
+
+The grader starts its fork server (:mod:`autograder.zygote`) inside a bubblewrap sandbox:
+
+- no network (a new network namespace: even the machine's loopback listeners are out of reach;
+  kernels talk to the grader over jupyter_client's ``ipc`` transport, files in the scratch folder);
+- the whole file system read-only, with the course folder, ``/root``, ``/tmp``, ``OUT`` and the
+  submissions hidden under empty tmpfs mounts; only the interpreter, the installed packages and
+  the learner-facing ``utils``/``autograder`` are bound back (read-only);
+- one writable folder, the scratch root; each submission gets its own folder in it, owned by
+  the submission's user and closed to the others.
+
+Each kernel and each trusted re-check drops from root to an unprivileged user id of its own
+(one per worker slot), so a submission can neither signal the grader nor touch another
+submission's files, and the kernel's per-user process limit applies.
+
+Where bubblewrap, root or namespaces are missing, :func:`probe` says why and grading carries on
+with the limits alone; the run says so in its output and in the report.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Optional
+
+FIRST_UID = 61000  # sandbox users: FIRST_UID + worker slot
+
+
+@dataclasses.dataclass
+class Isolation:
+    available: bool
+    description: str
+
+
+def probe() -> Isolation:
+    """Can this machine run the sandbox?"""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        return Isolation(False, "bubblewrap (bwrap) is not installed: learners' code runs without isolation")
+    if os.geteuid() != 0:
+        return Isolation(False, "the grader is not running as root, so it cannot give each submission its own "
+                                "user: learners' code runs without isolation")
+    try:
+        result = subprocess.run([bwrap, "--ro-bind", "/", "/", "--unshare-net", "--dev", "/dev", "--proc", "/proc",
+                                 "true"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return Isolation(False, f"bubblewrap could not start ({error}): learners' code runs without isolation")
+    if result.returncode != 0:
+        message = (result.stderr.strip().splitlines() or ["unknown error"])[-1]
+        return Isolation(False, f"bubblewrap cannot create namespaces here ({message}): learners' code runs "
+                                f"without isolation")
+    return Isolation(True, "bubblewrap sandbox: no network, read-only file system with the course, OUT and the "
+                           "submissions hidden, a scratch folder per submission, one unprivileged user per worker")
+
+
+def _needed_paths() -> list[Path]:
+    """Folders the interpreter and the learner-facing packages live in."""
+    import autograder
+    import utils
+
+    paths = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve().parent.parent,
+             Path(autograder.__file__).resolve().parent, Path(utils.__file__).resolve().parent}
+    return sorted(paths)
+
+
+def bwrap_prefix(course_root: Path, hidden: list[Path], scratch_root: Path) -> list[str]:
+    """The bubblewrap command line that wraps the fork server."""
+    args = ["bwrap", "--die-with-parent", "--unshare-net", "--unshare-ipc", "--unshare-uts",
+            "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    # Hide: everything in /tmp, /root, the course, the grader's inputs and outputs.
+    covers = [Path("/tmp"), Path("/var/tmp"), Path("/root"), course_root.resolve(), Path.home()]
+    covers += [path.resolve() for path in hidden if path.exists()]
+    seen = set()
+    for cover in covers:
+        if cover in seen or not cover.is_dir() or cover == Path("/"):
+            continue
+        seen.add(cover)
+        args += ["--tmpfs", str(cover)]
+    # Bind back what the kernels need, read-only, then the scratch root read-write.
+    # (the first folder below the cover, so that no folder in between is created unreadable)
+    bound = set()
+    for path in _needed_paths():
+        for cover in seen:
+            if cover in path.parents:
+                top = cover / path.relative_to(cover).parts[0]
+                if top not in bound:
+                    bound.add(top)
+                    args += ["--ro-bind", str(top), str(top)]
+    args += ["--bind", str(scratch_root), str(scratch_root), "--chdir", str(scratch_root)]
+    if Path("/sys/fs/cgroup").is_dir():  # the fork server (root) puts each child in its cgroup
+        args += ["--bind", "/sys/fs/cgroup", "/sys/fs/cgroup"]
+    return args
+
+
+def sandbox_env(scratch_root: Path) -> dict:
+    env = {key: value for key, value in os.environ.items() if key in {"PATH", "LANG", "LC_ALL", "TERM"}}
+    env.update({"HOME": str(scratch_root), "PYTHONDONTWRITEBYTECODE": "1"})
+    return env
+
+
+def prepare_scratch(folder: Path, uid: Optional[int]) -> None:
+    """A scratch folder only its submission's user can enter."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if uid is not None:
+        os.chown(folder, uid, uid)
+        folder.chmod(0o700)
