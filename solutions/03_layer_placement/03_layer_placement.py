@@ -24,6 +24,7 @@
 
 # %%
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from utils.data import make_binary_task
