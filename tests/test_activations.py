@@ -187,10 +187,15 @@ def test_slider_view_redraws_each_control_with_the_given_saturation():
 
 
 def test_slider_view_redraw_is_fast():
-    """A redraw must take under 100 ms (median) on an idle machine; this bound is loose for busy CI."""
+    """A redraw must take under 100 ms (median) on an idle machine.  Measured here in CPU time
+    with a loose bound, so that a busy test machine (other jobs on the same cores) does not fail
+    it; benchmarks/widgets.py measures the wall time."""
+    import time
+
     view = activation_view(fraction_above)
     seconds = []
     for depth in (2, 10, 20, 30, 10):
+        start = time.process_time()
         view.update(depth=depth)
-        seconds.append(view.last_update_seconds)
-    assert statistics.median(seconds) < 0.5
+        seconds.append(time.process_time() - start)
+    assert statistics.median(seconds) < 0.3
