@@ -90,7 +90,8 @@ print(f"largest change of running_mean after one training-mode forward pass: "
 # slider view puts one fixed test example into 200 random batches of the chosen size (seed 0).
 # On the left: the batch mean of one of BatchNorm's input features, in each batch. On the
 # right: the example's predicted probability in training mode, in each batch; the dashed line
-# is its eval-mode prediction. Move the slider from 2 to 256.
+# is its eval-mode prediction. Move the slider from 2 to 256. (At the smallest sizes the left
+# histogram sits off the dashed line: the fixed example is a large part of every batch.)
 
 # %%
 batch_stats = pitfalls.batch_statistics(model, x_test, x_test[:1], trials=200, seed=0)
