@@ -16,7 +16,7 @@ import math
 import numpy as np
 import torch
 
-from autograder.checks import call_learner, fail, lookup, passed, require
+from autograder.checks import CheckFailed, call_learner, fail, lookup, passed, require
 
 PRELUDE = "import numpy as np\nimport torch\nfrom torch import nn\n"
 
@@ -42,7 +42,13 @@ def _as_fraction(result, what: str) -> float:
 def _run(fn, activations: torch.Tensor, what: str, *args, **kwargs) -> float:
     """Call the learner on ``activations``, check it was left unchanged, return the float."""
     original = activations.detach().clone()
-    result = call_learner(fn, activations, *args, what=what, **kwargs)
+    try:
+        result = call_learner(fn, activations, *args, what=what, **kwargs)
+    except CheckFailed as failure:
+        if " raised NotImplementedError" in failure.message:
+            fail(f"Not answered yet: {NAME} still raises NotImplementedError; replace "
+                 f"`raise NotImplementedError()` in its answer cell with your code.")
+        raise
     require(activations.shape == original.shape and activations.dtype == original.dtype
             and torch.equal(activations.detach(), original),
             f"{what} changed the tensor it was given; compute on a copy (for example "
