@@ -122,8 +122,12 @@ class Recorder:
         return self.out / "results" / assignment / f"{safe_name(student_id)}.json"
 
     def record(self, result: Result, known_assignment: bool) -> None:
+        """Write everything about one result; the result file comes last and marks it recorded
+        (a run killed before that point regrades the submission, and the gradebook rows are
+        updated in place, never duplicated)."""
         from autograder.report import write_feedback
 
+        started = time.perf_counter()
         if result.notebook is not None:
             notebook_path = self.out / "autograded" / safe_name(result.student_id) / result.assignment / f"{result.assignment}.ipynb"
             notebook_path.parent.mkdir(parents=True, exist_ok=True)
@@ -131,6 +135,7 @@ class Recorder:
         if known_assignment:
             self._record_gradebook(result)
         write_feedback(self.out, result)
+        result.timings["bookkeeping"] = time.perf_counter() - started
         path = self.result_path(result.assignment, result.student_id)
         path.parent.mkdir(parents=True, exist_ok=True)
         _atomic_write(path, json.dumps(result.as_dict(), indent=1, ensure_ascii=False))
@@ -281,21 +286,21 @@ def grade_cohort(root: Path, submitted: Path, out: Path, *, assignments: Optiona
                 slots.put(uid)
 
         counts: Counter = Counter()
-        with progress_display(len(todo), skipped, enabled=progress) as bar, \
-                concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(job, *item) for item in todo]
-            for future in concurrent.futures.as_completed(futures):
-                result = future.result()
-                bookkeeping_started = time.perf_counter()
-                recorder.record(result, known_assignment=True)
-                result.timings["bookkeeping"] = time.perf_counter() - bookkeeping_started
-                _atomic_write(recorder.result_path(result.assignment, result.student_id),
-                              json.dumps(result.as_dict(), indent=1, ensure_ascii=False))
-                counts[result.status] += 1
-                bar.advance(counts)
-        recorder.close()
-        if zygote is not None:
-            zygote.close()
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grade")
+        try:
+            with progress_display(len(todo), skipped, enabled=progress) as bar:
+                futures = [pool.submit(job, *item) for item in todo]
+                for future in concurrent.futures.as_completed(futures):
+                    result = future.result()
+                    recorder.record(result, known_assignment=True)
+                    counts[result.status] += 1
+                    bar.advance(counts)
+        finally:
+            # On Ctrl-C: queued submissions are dropped, running kernels end with the fork server.
+            pool.shutdown(wait=False, cancel_futures=True)
+            if zygote is not None:
+                zygote.close()
+        pool.shutdown(wait=True)
         records = write_outputs(out, root)
         if progress:
             print_summary(records, skipped)

@@ -73,14 +73,31 @@ def support() -> CgroupSupport:
     global _support
     if _support is None:
         _support = CgroupSupport()
+        remove_stale_cgroups(_support)
     return _support
+
+
+def remove_stale_cgroups(found: CgroupSupport) -> None:
+    """End what a grader killed mid-run left behind (cgroups named after a dead grader's pid)."""
+    for parent in (found.pids, found.memory):
+        if parent is None:
+            continue
+        for folder in parent.glob("bnlab-*-*"):
+            try:
+                owner = int(folder.name.split("-")[1])
+            except (IndexError, ValueError):
+                continue
+            if owner != os.getpid() and not Path(f"/proc/{owner}").exists():
+                group = SubmissionCgroup.__new__(SubmissionCgroup)
+                group.folders, group.memory_folder = [folder], None
+                group.remove()
 
 
 class SubmissionCgroup:
     """One submission's cgroups; ``procs_files`` are what a new process writes its pid to."""
 
     def __init__(self, memory_mb: int, max_processes: int):
-        self.name = f"bnlab-{uuid.uuid4().hex[:12]}"
+        self.name = f"bnlab-{os.getpid()}-{uuid.uuid4().hex[:12]}"
         self.folders: list[Path] = []
         found = support()
         if found.pids is not None:

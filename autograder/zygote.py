@@ -36,6 +36,18 @@ def preload() -> None:
             pass
 
 
+def die_with_parent() -> None:
+    """Ask Linux to SIGKILL this process when its parent dies (the grader killed mid-run)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        PR_SET_PDEATHSIG = 1
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
 def _reap(signum, frame) -> None:
     while True:
         try:
@@ -50,6 +62,7 @@ def _child(request: dict) -> None:
     """In the forked child: become the submission's kernel.  Never returns."""
     try:
         os.setsid()
+        die_with_parent()  # the kernel ends with the fork server, which ends with the grader
         from autograder.kernel import apply_limits, join_cgroups, seed_and_configure
 
         join_cgroups(request.get("cgroups", []))
@@ -112,6 +125,7 @@ def serve(stdin=None, stdout=None) -> None:
 
 
 def main() -> None:
+    die_with_parent()
     preload()
     serve()
 
