@@ -61,8 +61,11 @@ def safe_name(student_id: str) -> str:
 
 # --------------------------------------------------------------------------- finding submissions
 
-def unpack_if_zip(submitted: Path, work: Path) -> Path:
-    """``bnlab grade`` accepts an LMS zip as well as a folder: unpack the zip safely."""
+def unpack_if_zip(submitted: Path, work: Path, known: Optional[list[str]] = None,
+                  zip_regexp: Optional[str] = None) -> Path:
+    """``bnlab grade`` accepts an LMS zip as well as a folder: unpack the zip safely; notebooks
+    not in the submitted layout are laid out by their names (autograder.collect)."""
+    from autograder.collect import lay_out
     if submitted.is_file() and zipfile.is_zipfile(submitted):
         target = work / "unzipped"
         with zipfile.ZipFile(submitted) as archive:
@@ -74,8 +77,8 @@ def unpack_if_zip(submitted: Path, work: Path) -> Path:
                 destination.parent.mkdir(parents=True, exist_ok=True)
                 with archive.open(member) as source, open(destination, "wb") as sink:
                     shutil.copyfileobj(source, sink)
-        return target
-    return submitted
+        return lay_out(target, work, known or [], zip_regexp)
+    return lay_out(submitted, work, known or [], zip_regexp)
 
 
 def find_submissions(submitted: Path) -> list[tuple[str, str, Optional[Path]]]:
@@ -196,7 +199,8 @@ def _missing_notebook(student_id: str, instructor) -> Result:
 
 def grade_cohort(root: Path, submitted: Path, out: Path, *, assignments: Optional[list[str]] = None,
                  workers: Optional[int] = None, force: bool = False, timeout: float = 60,
-                 notebook_timeout: float = 300, memory_mb: int = 3072, progress: bool = True) -> list[dict]:
+                 notebook_timeout: float = 300, memory_mb: int = 3072, progress: bool = True,
+                 zip_regexp: Optional[str] = None) -> list[dict]:
     """Grade every submission under ``submitted`` (folder or zip) into ``out``; return grades.json's records.
 
     Raises CourseError for the instructor's own mistakes, before anything is written.
@@ -222,7 +226,7 @@ def grade_cohort(root: Path, submitted: Path, out: Path, *, assignments: Optiona
 
     work = Path(tempfile.mkdtemp(prefix="bnlab-cohort-"))
     try:
-        folder = unpack_if_zip(submitted, work)
+        folder = unpack_if_zip(submitted, work, known, zip_regexp)
         if not folder.is_dir():
             raise CourseError(f"{submitted} is neither a folder nor a zip file")
         entries = find_submissions(folder)

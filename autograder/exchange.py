@@ -117,6 +117,7 @@ def collect(root: Path, names: Optional[list[str]], to: Path, exchange: Optional
         to.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise CourseError(f"cannot create --to {to}: {error.strerror}")
+    (root / ".nbgrader").mkdir(exist_ok=True)  # nbgrader collect reads due dates from the course's gradebook
     collected = {}
     for name in names:
         # The submitted layout is CourseDirectory.root/submitted_directory/<student>/<A>: point both at `to`.
@@ -126,7 +127,7 @@ def collect(root: Path, names: Optional[list[str]], to: Path, exchange: Optional
         result = nbgrader_command(command, cwd=root)
         if result.returncode != 0:
             raise CourseError(f"nbgrader collect {name} failed: {_nbgrader_error(result)}")
-        collected[name] = sorted(p.parent.name for p in to.glob(f"*/{name}/{name}.ipynb"))
+        collected[name] = sorted(p.parent.parent.name for p in to.glob(f"*/{name}/{name}.ipynb"))
     return collected
 
 
