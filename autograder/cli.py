@@ -36,8 +36,74 @@ def cmd_grade(args) -> int:
     summary = grade_cohort(root, Path(args.submitted), Path(args.out), assignments=args.assignment or None,
                            workers=args.workers, force=args.force, timeout=args.timeout,
                            notebook_timeout=args.notebook_timeout, memory_mb=args.memory_mb,
-                           progress=not args.quiet)
+                           progress=not args.quiet, **_zip_options(args))
     return 0 if summary is not None else 1
+
+
+# --------------------------------------------------------------------------- release, collect, bundle
+# (nbgrader's exchange: autograder.exchange; LMS zips: autograder.collect; learners' zip: autograder.bundle)
+
+def _zip_options(args) -> dict:
+    return {"zip_regexp": args.zip_regexp} if getattr(args, "zip_regexp", None) else {}
+
+
+def cmd_release(args) -> int:
+    from autograder.exchange import release
+
+    root = _root(args)
+    exchange = Path(args.exchange) if args.exchange else None
+    for path in release(root, args.assignments or None, exchange, build_first=not args.no_build, force=args.force):
+        print(f"released {path}")
+    return 0
+
+
+def cmd_collect(args) -> int:
+    from autograder.exchange import collect
+
+    root = _root(args)
+    collected = collect(root, args.assignments or None, Path(args.to), Path(args.exchange) if args.exchange else None)
+    for assignment, students in collected.items():
+        print(f"{assignment}: {len(students)} submission(s) in {args.to}" + (f" ({', '.join(students)})" if students else ""))
+    print(f"grade them with: bnlab grade {args.to} --out OUT")
+    return 0
+
+
+def cmd_bundle(args) -> int:
+    from autograder.bundle import write_bundle
+
+    path = write_bundle(_root(args), Path(args.out))
+    print(f"wrote {path}")
+    return 0
+
+
+def add_exchange_commands(sub) -> None:
+    p = sub.add_parser("release", help="build lessons and release them into nbgrader's exchange",
+                       description="Build lessons/<A> (bnlab build) and run `nbgrader release_assignment` for "
+                                   "each assignment into the exchange (course id bnlab). Learners then fetch and "
+                                   "submit from JupyterLab's Assignments panel (or `nbgrader fetch_assignment A "
+                                   "--course bnlab`, `nbgrader submit A --course bnlab`).")
+    p.add_argument("assignments", nargs="*", help="assignments to release (default: all)")
+    p.add_argument("--exchange", help="the exchange folder (default: nbgrader's configured Exchange.root, "
+                                      "/usr/local/share/nbgrader/exchange if unset)")
+    p.add_argument("--force", action="store_true", help="replace an assignment already released")
+    p.add_argument("--no-build", action="store_true", help="release lessons/ as it is, without building first")
+    p.set_defaults(func=cmd_release)
+
+    p = sub.add_parser("collect", help="collect learners' submissions from nbgrader's exchange",
+                       description="Run `nbgrader collect --update` for each assignment: each learner's latest "
+                                   "submission goes to TO/<student_id>/<A>/<A>.ipynb, which `bnlab grade TO "
+                                   "--out OUT` grades.")
+    p.add_argument("assignments", nargs="*", help="assignments to collect (default: all)")
+    p.add_argument("--exchange", help="the exchange folder (default: nbgrader's configured Exchange.root)")
+    p.add_argument("--to", required=True, help="the submitted folder to fill (created)")
+    p.set_defaults(func=cmd_collect)
+
+    p = sub.add_parser("bundle", help="write the learners' zip (lessons, utils, visible checks)",
+                       description="Write a zip for courses that hand out files: lessons/, utils/, the "
+                                   "autograder.checks modules the visible tests import, a pyproject.toml "
+                                   "(`pip install .`) and a README; nothing of solutions/, tests/ or hidden tests.")
+    p.add_argument("--out", default="bnlab-lessons.zip", help="the zip to write (default: bnlab-lessons.zip)")
+    p.set_defaults(func=cmd_bundle)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -68,7 +134,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--notebook-timeout", type=float, default=300, help="seconds per notebook (default 300)")
     p.add_argument("--memory-mb", type=int, default=3072, help="memory cap per submission, MiB (default 3072)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--zip-regexp", help="for a zip or folder of notebooks not in the submitted layout (an LMS "
+                                        "download): nbgrader zip_collect's named_regexp, with groups "
+                                        "(?P<student_id>...) and (?P<file_id>...), matched against each notebook's "
+                                        "path; {assignments} stands for the course's assignment names (default: "
+                                        "'<student_id>_<assignment>...ipynb', '<assignment>_<student_id>...ipynb' "
+                                        "or '<student_id>/<assignment>...ipynb')")
     p.set_defaults(func=cmd_grade)
+    add_exchange_commands(sub)
     return main
 
 

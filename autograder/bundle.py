@@ -1,0 +1,151 @@
+"""The learners' bundle, for courses that hand out files instead of using nbgrader's exchange.
+
+``bnlab bundle --out bnlab-lessons.zip`` writes a zip with
+
+    lessons/<A>/<A>.ipynb            the learners' copies (as built and committed)
+    utils/                           the lessons' helpers
+    autograder/__init__.py, autograder/trace.py, autograder/checks/
+                                     what the visible test cells import
+    pyproject.toml, README.md        `pip install .` installs utils and autograder.checks
+
+and nothing of solutions/, tests/, the gradebooks or git.  The hidden tests are the cells
+between nbgrader's HIDDEN TESTS markers in solutions/; the released lessons never hold them,
+and the bundle refuses to be written if any file it would hold has a solution or hidden-test
+marker.
+"""
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+from autograder.course import LESSONS, CourseError, assignments
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    tomllib = None
+
+# What the lessons need at run time (versions are taken from the course's pyproject.toml).
+LEARNER_PACKAGES = ["torch", "numpy", "matplotlib", "ipywidgets", "jupyterlab", "scikit-learn", "nbgrader"]
+MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
+_FIXED_TIME = (2020, 1, 1, 0, 0, 0)  # a reproducible zip: the same course gives the same bytes
+
+PYPROJECT = """\
+[build-system]
+requires = ["setuptools>=68"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "bnlab-lessons"
+version = "{version}"
+description = "bnlab's lessons on batch normalization: the helpers and the visible checks the notebooks use."
+requires-python = ">=3.10"
+dependencies = [
+{dependencies}
+]
+
+[tool.setuptools.packages.find]
+include = ["utils*", "autograder*"]
+"""
+
+README = """\
+# bnlab: batch normalization lessons
+
+Five Jupyter notebooks in `lessons/` that teach batch normalization with PyTorch.
+
+## Install (once)
+
+```bash
+python -m venv .venv && . .venv/bin/activate   # Windows: .venv\\Scripts\\activate
+pip install torch --index-url https://download.pytorch.org/whl/cpu   # optional: PyTorch's small CPU build
+pip install .
+jupyter lab lessons/
+```
+
+`pip install .` installs `utils` (the lessons' helpers) and `autograder.checks` (what the
+test cells under each exercise call) with everything they need.
+
+## Work
+
+Open a lesson, read, run the cells. Under each exercise a test cell checks your answer and
+says in words what is still wrong; run it as often as you like. Your instructor grades more
+checks than the visible ones. Hand in the `lessons/<lesson>/<lesson>.ipynb` file your course
+asks for, keeping its name.
+"""
+
+
+def _dependencies(root: Path) -> list[str]:
+    specs = {}
+    if tomllib is not None and (root / "pyproject.toml").is_file():
+        project = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8")).get("project", {})
+        for spec in project.get("dependencies", []):
+            name = spec.split(";")[0]
+            for separator in "<>=!~[ ":
+                name = name.split(separator)[0]
+            specs[name.strip().lower()] = spec
+    return [specs.get(name, name) for name in LEARNER_PACKAGES]
+
+
+def _version(root: Path) -> str:
+    if tomllib is not None and (root / "pyproject.toml").is_file():
+        project = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8")).get("project", {})
+        return str(project.get("version", "0"))
+    return "0"
+
+
+def _keep(path: Path, base: Path) -> bool:
+    parts = path.relative_to(base).parts
+    return path.is_file() and not any(part.startswith(".") or part == "__pycache__" for part in parts) \
+        and path.suffix not in {".pyc", ".pyo", ".db"}
+
+
+def bundle_files(root: Path) -> dict[str, bytes]:
+    """The bundle's contents: zip path -> bytes."""
+    files: dict[str, Path] = {}
+    names = assignments(root)
+    for name in names:
+        notebook = root / LESSONS / name / f"{name}.ipynb"
+        if not notebook.is_file():
+            raise CourseError(f"{LESSONS}/{name}/{name}.ipynb does not exist; run `bnlab build` first")
+    for folder in (root / LESSONS, root / "utils", root / "autograder" / "checks"):
+        for path in sorted(folder.rglob("*")):
+            if _keep(path, root):
+                files[path.relative_to(root).as_posix()] = path
+    for name in ("autograder/__init__.py", "autograder/trace.py"):
+        files[name] = root / name
+    contents = {name: path.read_bytes() for name, path in sorted(files.items())}
+    dependencies = ",\n".join(f"    {spec!r}".replace("'", '"') for spec in _dependencies(root))
+    contents["pyproject.toml"] = PYPROJECT.format(version=_version(root), dependencies=dependencies).encode()
+    contents["README.md"] = README.encode()
+    for name, data in contents.items():
+        text = data.decode("utf-8", errors="replace")
+        for marker in MARKERS:
+            if marker in text:
+                raise CourseError(f"{name} contains {marker!r}; the learners' bundle must hold no solution or "
+                                  f"hidden test (run `bnlab build` and check lessons/)")
+    return contents
+
+
+def write_bundle(root: Path, out: Path) -> Path:
+    """Write the learners' zip to ``out`` (a .zip file; a folder gets ``bnlab-lessons.zip`` inside)."""
+    if out.is_dir():
+        out = out / "bnlab-lessons.zip"
+    if not out.parent.is_dir():
+        raise CourseError(f"--out {out}: the folder {out.parent} does not exist")
+    contents = bundle_files(root)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in contents.items():
+            info = zipfile.ZipInfo(name, date_time=_FIXED_TIME)
+            info.external_attr = 0o644 << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, data)
+    try:
+        out.write_bytes(buffer.getvalue())
+    except OSError as error:
+        raise CourseError(f"cannot write --out {out}: {error.strerror}")
+    return out
+
+
+__all__ = ["write_bundle", "bundle_files", "LEARNER_PACKAGES"]
