@@ -105,8 +105,10 @@ def check_gradebook(out: Path) -> None:
             courses = {row[0] for row in connection.execute("SELECT id FROM course")}
     except sqlite3.DatabaseError as error:
         raise CourseError(f"{path} is not an nbgrader gradebook ({error}); use another --out")
-    if courses and courses != {COURSE_ID}:
-        raise CourseError(f"{path} belongs to course {', '.join(sorted(courses))}, not {COURSE_ID}; use another --out")
+    # nbgrader's preprocessors open the gradebook without a course id, which adds "default_course".
+    others = courses - {COURSE_ID, "default_course"}
+    if others:
+        raise CourseError(f"{path} belongs to course {', '.join(sorted(others))}, not {COURSE_ID}; use another --out")
 
 
 class Recorder:
