@@ -179,6 +179,9 @@ results = placement.train_variants(
     X, y, seeds=(0, 1, 2), steps=150, lr=0.1,
 )
 print(placement.summarize(results))
+best = min(results, key=lambda name: sum(results[name]["loss"]))
+gap = abs(sum(results["BN before ReLU (yours)"]["loss"]) - sum(results["BN after ReLU"]["loss"])) / 3
+print(f"lowest mean training loss here: {best}; the two BN placements differ by {gap:.3f} in mean loss")
 
 # %% [markdown]
 # Read the numbers above rather than a rule of thumb: on this task the gap between the two
@@ -200,9 +203,9 @@ print(f"mean probability: {demo['mean_probability_without_bn']:.3f} without, "
       f"{demo['mean_probability_with_bn']:.3f} with")
 
 # %% [markdown]
-# The BN forced roughly half of a batch of positives below 0.5: the output's scale and
-# offset carry the answer, and BN removes exactly those. Keep BN inside the network, on the
-# hidden layers.
+# The printout shows how many of a batch of confident positives the BN pushed below 0.5:
+# the output's scale and offset carry the answer, and a BN on the logit removes exactly
+# those, whatever the data. Keep BN inside the network, on the hidden layers.
 #
 # ## 7. BatchNorm2d and BatchNorm3d
 #
