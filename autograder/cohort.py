@@ -266,6 +266,12 @@ def grade_cohort(root: Path, submitted: Path, out: Path, *, assignments: Optiona
         isolation = sandbox.probe()
         if progress or not isolation.available:
             print(("isolation: " if isolation.available else "WARNING: ") + isolation.description, file=sys.stderr)
+        from autograder.limits import support as cgroup_support
+
+        run_info = {"isolation": {"available": isolation.available, "description": isolation.description},
+                    "limits": limits.as_dict(), "cgroups": cgroup_support().describe(), "workers": workers,
+                    "environment_sha256": environment}
+        _atomic_write(out / "run.json", json.dumps(run_info, indent=1))
         scratch_root = work / "scratch"
         scratch_root.mkdir(mode=0o711)
         scratch_root.chmod(0o711)

@@ -197,6 +197,23 @@ def _histogram_png(scores: list[float], max_score: float, title: str) -> str:
     return base64.b64encode(buffer.getvalue()).decode()
 
 
+def _run_banner(out: Path) -> str:
+    """How the last run was isolated and limited; loud when learners' code ran unisolated."""
+    try:
+        run = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return ""
+    isolation = run.get("isolation", {})
+    limits = run.get("limits", {})
+    text = (f"Limits per submission: {limits.get('cell_timeout')} s per cell, {limits.get('notebook_timeout')} s per "
+            f"notebook, {limits.get('memory_mb')} MiB, {limits.get('threads')} thread(s), "
+            f"{limits.get('max_processes')} processes; {html.escape(run.get('cgroups', ''))}.")
+    if isolation.get("available"):
+        return f"<p>Isolation: {html.escape(isolation.get('description', ''))}. {text}</p>"
+    return (f"<p class='status' style='border-color:#c00;background:#fee'><b>WARNING: no isolation.</b> "
+            f"{html.escape(isolation.get('description', ''))}. {text}</p>")
+
+
 def write_report(out: Path, records: list[dict]) -> Path:
     """OUT/report.html: per assignment, a score histogram, pass rates per exercise and the most
     frequent diagnoses."""
@@ -231,7 +248,7 @@ def write_report(out: Path, records: list[dict]) -> Path:
             f"{pass_rows}</table><h3>Most frequent diagnoses</h3><table><tr><th>learners</th><th>test cell</th>"
             f"<th>diagnosis</th></tr>{diagnosis_rows or '<tr><td colspan=3>none: everyone passed</td></tr>'}</table>")
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>bnlab grading report</title>"
-            f"<style>{FEEDBACK_STYLE}</style></head><body><h1>bnlab grading report</h1>"
+            f"<style>{FEEDBACK_STYLE}</style></head><body><h1>bnlab grading report</h1>{_run_banner(out)}"
             f"{''.join(sections) or '<p>No submissions.</p>'}</body></html>")
     path = out / "report.html"
     _write(path, page)
