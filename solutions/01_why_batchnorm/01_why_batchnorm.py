@@ -52,9 +52,22 @@ print("computing on", device)
 # distribution with standard deviation `init_scale / sqrt(fan_in)`, where `fan_in` is the
 # number of inputs of the layer. With `init_scale = 1`, a Linear layer alone keeps the spread
 # of its input; smaller values shrink it, larger values grow it. `deep_tanh_mlp` in
-# `utils/activations.py` builds such a network, and `probe` feeds a fresh one (seed 0) a
-# batch of 512 random inputs and returns what every tanh received (its *pre-activation*)
-# and what it produced (its *activation*).
+# `utils/activations.py` builds such a network. Its first Linear layer alone, on inputs with
+# std 1:
+
+# %%
+seed_everything(0)
+x = torch.randn(512, 256, device=device)
+for scale in (0.5, 1.0, 3.0):
+    first_linear = deep_tanh_mlp(depth=1, width=256, in_features=256, init_scale=scale)[0].to(device)
+    with torch.no_grad():
+        print(f"init_scale {scale}: input std {x.std().item():.3f} -> Linear output std "
+              f"{first_linear(x).std().item():.3f}")
+
+# %% [markdown]
+# `probe` feeds a fresh network of 10 blocks (seed 0) a batch of 512 random inputs and
+# returns what every tanh received (its *pre-activation*) and what it produced (its
+# *activation*).
 #
 # Here are the activations of two networks that differ only in `init_scale`:
 # 0.5 (small weights) and 3.0 (large weights). The table shows every third layer.
