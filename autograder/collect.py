@@ -124,7 +124,9 @@ def lay_out(folder: Path, work: Path, known: list[str], regexp: Optional[str] = 
     plugins = [_plugin(pattern) for pattern in _compile(patterns, known)]
     chosen: dict[tuple[str, str], tuple[Path, Optional[str]]] = {}
     unmatched, replaced = [], []
-    for path in notebooks:
+    # Without timestamps the last copy wins: names in order of length, then alphabetical, so that a
+    # resubmission's suffix (Canvas's "-1", a browser's " (1)", "-10" after "-9") comes last.
+    for path in sorted(notebooks, key=lambda p: (len(p.as_posix()), p.as_posix())):
         relative = path.relative_to(folder).as_posix()
         found = match(relative, plugins)
         if found is None:
@@ -158,8 +160,8 @@ def lay_out(folder: Path, work: Path, known: list[str], regexp: Optional[str] = 
 
 
 def _newer(timestamp: Optional[str], other: Optional[str]) -> bool:
-    """Whether a duplicate with ``timestamp`` replaces one with ``other`` (later wins; without
-    timestamps the later path in sorted order, e.g. Canvas's ``-1`` resubmission, wins)."""
+    """Whether a duplicate with ``timestamp`` replaces one seen before with ``other`` (the later
+    timestamp wins; without timestamps the one seen last, see :func:`lay_out`)."""
     if timestamp and other:
         from nbgrader.utils import parse_utc
 
