@@ -341,6 +341,7 @@ def plot_learning_rate_sweep(ax, sweep: dict, names: Sequence[str], max_loss: fl
     if max_loss is not None:
         ax.axhline(max_loss, color="gray", linestyle=":", linewidth=1)
     ax.set_xscale("log")
+    ax.set_yscale("log")  # a saturated model's loss (up to 100) would flatten everything else
     ax.set_xlabel("learning rate")
     ax.set_ylabel("final loss (median over seeds)")
     ax.legend(fontsize=8)
@@ -356,6 +357,7 @@ def plot_batch_sizes(axes, results: dict, names: Sequence[str]) -> None:
                         marker="o", color=_color(index), label=name, capsize=3)
     for ax, label in zip(axes, ["final training loss (eval mode)", "test accuracy"]):
         ax.set_xscale("log", base=2)
+        ax.set_xticks(batch_sizes, [str(size) for size in batch_sizes])
         ax.set_xlabel("batch size (same number of steps)")
         ax.set_ylabel(label)
         ax.legend(fontsize=8)

@@ -220,10 +220,10 @@ def _probe_training(namespace: dict, *, seed: int, n: int, batch_size: int, mode
     loss = RecordingLoss(loss_fn)
     loader = _loader(X, y, batch_size)
     result, watch = _run(namespace, model, loader, optimizer, loss)
-    value = _as_number(result)
     _check_calls(watch, loss, len(loader))
     _check_train_mode(watch)
     _check_steps_had_gradients(watch)
+    value = _as_number(result)
     changed = any(not torch.equal(b, p.detach()) for b, p in zip(before, model.parameters()))
     require(changed, f"{NAME} ran without changing any parameter of the model; for every batch call "
                      "loss.backward() and then optimizer.step().")
@@ -248,10 +248,10 @@ def _probe_zero_grad(namespace: dict, *, seed: int, model: nn.Module, loss_fn: n
     loader = DataLoader(TensorDataset(X.repeat(repeats, 1), y.repeat(repeats, 1)), batch_size=len(X))
     loss = RecordingLoss(loss_fn)
     result, watch = _run(namespace, model, loader, optimizer, loss)
-    _as_number(result)
     _check_calls(watch, loss, repeats)
     _check_train_mode(watch)
     _check_gradients(watch, expected, "the same batch repeated, learning rate 0")
+    _as_number(result)
 
 
 def visible(namespace: dict) -> None:

@@ -240,9 +240,10 @@ print(f"\nWith BN the smoothed loss reached {THRESHOLD} first in {bn_first} of {
 findings = {"faster": f"BN reached loss {THRESHOLD} first in {bn_first}/{len(SEEDS)} seeds at learning rate 0.1"}
 
 # %% [markdown]
-# Read the sentence above before drawing a conclusion: on this small, shallow network the
-# claim holds only if the counts say so. Note, too, that one learning rate is one point of
-# comparison; the next section varies it.
+# The sentence above is built from the counts, so it says what happened in these runs,
+# whichever way it went; on a network this small and shallow there is no reason to expect
+# the paper's deep-network speed-ups. One learning rate is also only one point of
+# comparison: the next section varies it.
 
 # %% [markdown]
 # ## 4. Claim 2: "less sensitive to the learning rate"
@@ -261,7 +262,7 @@ sweep = training.learning_rate_sweep(models, X_train, y_train, learning_rates=LE
 
 fig, ax = plt.subplots(figsize=(6.5, 3.2), dpi=80, layout="constrained")
 training.plot_learning_rate_sweep(ax, sweep, list(models), max_loss=MAX_LOSS)
-ax.set_title("final loss after 200 steps; x = diverged", fontsize=10)
+ax.set_title("final loss after 200 steps (log scale); x = diverged", fontsize=10)
 plt.show()
 
 # %%
