@@ -199,3 +199,10 @@ def test_slider_view_redraw_is_fast():
         view.update(depth=depth)
         seconds.append(time.process_time() - start)
     assert statistics.median(seconds) < 0.3
+
+
+def test_slider_view_works_without_a_saturation_function():
+    """Benchmarks and learners who have not written saturated_fraction yet still get a view."""
+    view = activation_view()
+    assert view.png.startswith(b"\x89PNG")
+    assert view.update(batchnorm=True) != view.update(batchnorm=False)

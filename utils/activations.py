@@ -429,12 +429,14 @@ def plot_training(histories: dict[str, dict], figsize=(10, 3)):
     return fig
 
 
-def activation_view(saturation: SaturationFunction, width: int = 128, batch_size: int = 256) -> SliderView:
+def activation_view(saturation: SaturationFunction | None = None, width: int = 128,
+                    batch_size: int = 256) -> SliderView:
     """The slider view: depth, init scale and with/without BN of a fresh deep tanh MLP.
 
     Left: histograms of the tanh outputs of up to five layers (log density; the red bands
-    are |t| > 0.97).  Right: each layer's saturated fraction (bars, from ``saturation``) and
-    the std of its outputs (line).  The model is rebuilt from seed 0 for every redraw.
+    are |t| > 0.97).  Right: the std of each layer's outputs (black line) and, when a
+    ``saturation`` function is given (the lesson passes the learner's ``saturated_fraction``),
+    each layer's saturated fraction (red).  The model is rebuilt from seed 0 for every redraw.
     """
     controls = {
         "depth": widgets.IntSlider(value=10, min=2, max=30, step=1, description="depth"),
@@ -451,19 +453,22 @@ def activation_view(saturation: SaturationFunction, width: int = 128, batch_size
                               title=f"depth {depth}, init scale {init_scale:.2f}, "
                                     f"{'with' if batchnorm else 'without'} BN")
         layers = torch.arange(1, depth + 1).numpy()
-        fractions = [float(saturation(t)) for t in outputs]
         stds = [t.std().item() for t in outputs]
-        edges = (torch.arange(depth + 1) + 0.5).tolist()
-        ax_layers.fill_between(edges, fractions + fractions[-1:], step="post", color="tab:red", alpha=0.5,
-                               linewidth=0)
+        summary = f"last layer: std {stds[-1]:.3f}"
+        if saturation is not None:
+            fractions = [float(saturation(t)) for t in outputs]
+            edges = (torch.arange(depth + 1) + 0.5).tolist()
+            ax_layers.fill_between(edges, fractions + fractions[-1:], step="post", color="tab:red",
+                                   alpha=0.5, linewidth=0)
+            summary = f"last layer: {100 * fractions[-1]:.1f}% saturated, std {stds[-1]:.3f}"
         ax_layers.plot(layers, stds, color="black")
         ax_layers.set_xlim(0.5, depth + 0.5)
         ax_layers.set_ylim(0, 1.05)
         ax_layers.set_yticks([0, 0.5, 1])
         ax_layers.set_xticks(sorted({1, (depth + 1) // 2, depth}))
-        ax_layers.set_xlabel("layer   (red: saturated fraction, black: std of output)")
-        ax_layers.set_title(f"last layer: {100 * fractions[-1]:.1f}% saturated, std {stds[-1]:.3f}",
-                            fontsize=9)
+        ax_layers.set_xlabel("layer   (red: saturated fraction, black: std of output)" if saturation is not None
+                             else "layer   (black: std of output)")
+        ax_layers.set_title(summary, fontsize=9)
 
     view = SliderView(draw, controls, figsize=(9, 3.2))
     # Fixed margins instead of constrained layout: the automatic layout costs half a redraw.
