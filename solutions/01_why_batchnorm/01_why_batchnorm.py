@@ -237,11 +237,12 @@ for scale in (0.5, 1.0, 3.0):
 # %% [markdown]
 # ### Try it: depth, init scale, with and without BN
 #
-# Move the sliders. The left panel shows the histograms of five of the layers' tanh outputs
-# (red bands: |t| > 0.97); the right panel shows, for every layer, the saturated fraction
-# (bars, computed by your `saturated_fraction`) and the std of the outputs (line). Things to
-# try: a small init scale (0.3) with depth 30; a large one (5) with depth 2 and then 30;
-# then tick the BN box for each.
+# Move the sliders: each setting builds a fresh network (128 units per layer, seed 0) and
+# feeds it 256 random inputs. The left panel shows the histograms of the tanh outputs of up
+# to five layers (red bands: |t| > 0.97); the right panel shows, for every layer, the
+# saturated fraction (red, computed by your `saturated_fraction`) and the std of the outputs
+# (black line). Things to try: a small init scale (0.3) with depth 30; a large one (5) with
+# depth 2 and then 30; then tick the BN box for each.
 
 # %%
 activation_view(saturated_fraction)
