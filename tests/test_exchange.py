@@ -81,3 +81,15 @@ def test_release_of_an_unknown_assignment_is_a_one_line_error(tmp_path):
     assert result.returncode != 0
     assert len(result.stderr.strip().splitlines()) == 1 and "unknown assignment '99_nope'" in result.stderr
     assert not (tmp_path / "exchange").exists()
+
+
+def test_release_collect_bundle_have_help():
+    for command in ("release", "collect", "bundle"):
+        result = run_bnlab(command, "--help")
+        assert "usage: bnlab" in result.stdout and command in result.stdout
+
+
+def test_bundle_into_a_missing_folder_is_a_one_line_error(tmp_path):
+    result = run_bnlab("bundle", "--out", str(tmp_path / "missing" / "b.zip"), check=False)
+    assert result.returncode != 0
+    assert len(result.stderr.strip().splitlines()) == 1 and "does not exist" in result.stderr
