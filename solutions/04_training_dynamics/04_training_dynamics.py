@@ -87,6 +87,7 @@ class BatchNormMLP(nn.Module):
 
 models = {"without BN": BaselineMLP, "with BN": BatchNormMLP}
 for name, build in models.items():
+    seed_everything(0)
     model = build().to(device)
     probabilities = model(X_train[:8])
     print(f"{name:>10}: {sum(p.numel() for p in model.parameters())} parameters, output in "
@@ -205,9 +206,9 @@ print("BatchNorm's num_batches_tracked:", int(model.net[1].num_batches_tracked),
 # Both models are trained with plain SGD, learning rate 0.1, batches of 64, for 300 steps,
 # with seeds 0 to 4. For each seed, both models are built right after
 # `seed_everything(seed)` and see the same mini-batches. We smooth each loss curve with a
-# 20-step moving average and count the steps each run needs to bring it to 0.4 (the loss of
-# guessing 0.5 for every example is ln 2 = 0.693). The band around each mean curve spans
-# the five seeds.
+# 20-step moving average and count the steps each run needs to bring it to 0.4 (for scale:
+# guessing 0.5 for every example gives a loss of ln 2, printed below). The band around each
+# mean curve spans the five seeds.
 
 # %%
 SEEDS = [0, 1, 2, 3, 4]
@@ -220,6 +221,7 @@ training.plot_loss_curves(ax, speed, threshold=THRESHOLD, title="SGD, learning r
 plt.show()
 
 # %%
+print(f"loss of always guessing 0.5: ln 2 = {np.log(2):.3f}")
 for name, result in speed.items():
     reached = ["never" if s is None else s for s in result["steps_to_threshold"]]
     print(f"{name:>10}: steps to reach {THRESHOLD} per seed {reached}; final training loss "
@@ -288,15 +290,15 @@ bn_lower = [lr for lr, b, p in zip(LEARNING_RATES, median_final["with BN"], medi
 print(f"The median final loss was lower with BN at {len(bn_lower)} of {len(LEARNING_RATES)} learning rates: "
       f"{', '.join(f'{lr:g}' for lr in bn_lower) or 'none'}.")
 findings["learning rate"] = (f"BN tolerated {len(ranges['with BN'])} learning rates, "
-                             f"the baseline {len(ranges['without BN'])} (of {len(LEARNING_RATES)}); BN's loss was lower "
-                             f"at {len(bn_lower)} of them")
+                             f"the baseline {len(ranges['without BN'])} (of {len(LEARNING_RATES)}); BN's median final "
+                             f"loss was lower at {len(bn_lower)} of the {len(LEARNING_RATES)}")
 
 # %% [markdown]
 # Move the slider to see both models' loss curves at each learning rate of the sweep (thin
 # lines: the three seeds; thick: their mean). Nothing is retrained when you move it: the
-# curves were recorded by the sweep above. Look at the largest learning rates, where one
-# model's loss jumps or disappears (diverged) and the other's keeps falling, and at the
-# smallest, where both barely move in 200 steps.
+# curves were recorded by the sweep above. Compare the largest learning rates (does either
+# model's loss jump up, or stop being a number?) with the smallest (how far does each model
+# get in 200 steps?).
 
 # %%
 view = training.learning_rate_view(sweep, list(models), start_index=LEARNING_RATES.index(1.0))
@@ -351,9 +353,9 @@ findings["batch size"] = (f"BN minus baseline test accuracy went from {gap[0]:+.
 # accuracy, and that this input distribution stays steady with BN while it drifts without;
 # the paper reads the drift as the "internal covariate shift" BN was designed to reduce.
 #
-# We use what ships with scikit-learn instead of MNIST: its 1797 handwritten digits of 8x8
-# pixels (1348 for training, 449 for testing), the same architecture with 64 inputs, weights
-# drawn from N(0, 0.1²), mini-batches of 60, and 1500 steps of SGD with learning rate 0.5
+# We use what ships with scikit-learn instead of MNIST: its handwritten digits of 8x8
+# pixels, a quarter of them kept for testing (the cell prints the counts), the same
+# architecture with 64 inputs, weights drawn from N(0, 0.1²), mini-batches of 60, and 1500 steps of SGD with learning rate 0.5
 # (the paper does not give its optimizer or learning rate). The BN version puts a
 # `BatchNorm1d(100)` between each hidden linear layer and its sigmoid. We watch sigmoid
 # unit 0 of the last hidden layer on the test set, in eval mode, every 50 steps.
@@ -373,6 +375,7 @@ def figure1_network(batch_norm: bool) -> nn.Sequential:
 
 
 digits = [t.to(device) for t in load_digits_split(test_fraction=0.25, seed=0)]
+print(f"digits: {len(digits[0])} training and {len(digits[2])} test images of {digits[0].shape[1]} pixels")
 figure1 = {}
 for name, batch_norm in [("without BN", False), ("with BN", True)]:
     seed_everything(0)
@@ -395,7 +398,8 @@ for name, run in figure1.items():
 drift = {name: training.percentile_drift(run, after_step=300) for name, run in figure1.items()}
 steadier = min(drift, key=drift.get)
 print(f"\nThe median input of the watched sigmoid moved less {steadier} "
-      f"({drift[steadier]:.2f} vs {max(drift.values()):.2f}) over the last 1200 steps.")
+      f"({drift[steadier]:.2f} vs {max(drift.values()):.2f}) from step 300 to step "
+      f"{figure1[steadier]['steps'][-1]}.")
 findings["figure 1"] = (f"test accuracy {figure1['without BN']['test_accuracy'][-1]:.1%} without BN, "
                         f"{figure1['with BN']['test_accuracy'][-1]:.1%} with BN; median drift "
                         f"{drift['without BN']:.2f} vs {drift['with BN']:.2f}")
@@ -427,11 +431,12 @@ for topic, finding in findings.items():
 
 # %% [markdown]
 # - BN's statistics come from the mini-batch, so very small batches make them noisy; the
-#   batch-size experiment above shows how much that costs on this task.
-# - The paper's Figure 1 can be reproduced in seconds on bundled digits; the percentile
-#   panels show what "internal covariate shift" refers to, and later work doubts that it is
-#   the reason BN helps.
+#   batch-size experiment above shows what that did on this task.
+# - A small version of the paper's Figure 1 runs on scikit-learn's bundled digits; its
+#   percentile panels show what "internal covariate shift" refers to, and later work doubts
+#   that reducing it is the reason BN helps.
 #
 # **Next:** lesson `05_pitfalls` - the mistakes people make with BatchNorm in practice:
-# forgetting `model.eval()` at inference, batches of one, mismatched `num_features`, and
-# more.
+# forgetting `model.eval()` at inference, the batch-of-one error, very small batches, dropout
+# in front of BatchNorm, fine-tuning with frozen statistics, and folding BatchNorm into the
+# linear layer before it for inference.
