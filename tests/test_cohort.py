@@ -73,9 +73,7 @@ def test_resume_after_sigkill_loses_nothing_and_duplicates_nothing(reference, tm
     process.wait()
     recorded_before = {p.name for p in (out / "results").glob("*/*.json")}
     assert 3 <= len(recorded_before) < len(uninterrupted), "the kill should land mid-run"
-    time.sleep(1)  # the fork server and kernels die with the grader
-    leftovers = subprocess.run(["pgrep", "-f", "autograder.(zygote|kernel)"], capture_output=True, text=True)
-    assert str(process.pid) not in leftovers.stdout
+    assert _processes_left_by(process.pid) == set(), "kernels outlived the killed grader"
 
     result = run_bnlab("grade", str(submitted), "--out", str(out), "--workers", "2")
     assert f"{len(recorded_before)} submission(s) unchanged" in result.stdout
@@ -86,6 +84,25 @@ def test_resume_after_sigkill_loses_nothing_and_duplicates_nothing(reference, tm
         grades = db.execute("SELECT COUNT(*) FROM grade").fetchone()[0]
     assert submissions == len(uninterrupted)
     assert grades == 2 * len(uninterrupted)  # two graded cells each, no duplicates
+
+
+def _processes_left_by(grader_pid: int, wait: float = 10.0) -> set[int]:
+    """Processes still alive in the per-submission cgroups of a grader (named after its pid)."""
+    from autograder.limits import support
+
+    folders = [f for parent in (support().pids, support().memory) if parent is not None
+               for f in parent.glob(f"bnlab-{grader_pid}-*")]
+    deadline = time.monotonic() + wait
+    while True:
+        alive = set()
+        for folder in folders:
+            try:
+                alive.update(int(pid) for pid in (folder / "cgroup.procs").read_text().split())
+            except OSError:
+                pass
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.2)
 
 
 @pytest.mark.slow

@@ -48,29 +48,35 @@ def _expectation(path: Path) -> tuple[str, str]:
 
 
 @pytest.fixture(scope="session")
-def corpus_grades(tmp_path_factory) -> dict:
-    """Grade every lesson's corpus once; map (grade_id, case name) -> (student record, test cell result)."""
-    by_lesson: dict[str, dict[str, list[Path]]] = {}
-    for assignment, exercise, path in CASES:
-        by_lesson.setdefault(assignment, {}).setdefault(exercise, []).append(path)
-    submitted = tmp_path_factory.mktemp("corpus-submitted")
-    where = {}
-    for assignment, exercises in by_lesson.items():
-        if assignment == "?":
-            continue
-        count = max(len(paths) for paths in exercises.values())
+def corpus_grades(tmp_path_factory):
+    """``graded(assignment)`` grades that lesson's whole corpus once (one cohort run) and returns
+    {(grade_id, case name): the student's record}."""
+    cache: dict[str, dict] = {}
+
+    def graded(assignment: str) -> dict:
+        if assignment in cache:
+            return cache[assignment]
+        exercises: dict[str, list[Path]] = {}
+        for owner, exercise, path in CASES:
+            if owner == assignment:
+                exercises.setdefault(exercise, []).append(path)
+        submitted = tmp_path_factory.mktemp(f"corpus-{assignment}")
+        where = {}
         base = released(assignment)
-        for index in range(count):
+        for index in range(max(len(paths) for paths in exercises.values())):
             student = f"corpus-{index:02d}"
             answers = {}
             for exercise, paths in exercises.items():
                 path = paths[index % len(paths)]
                 answers[exercise] = path.read_text(encoding="utf-8")
                 if index < len(paths):
-                    where[(exercise, path.stem)] = (student, assignment)
+                    where[(exercise, path.stem)] = student
             write_submission(submitted, student, assignment, with_answers(base, answers))
-    records = grade(submitted, tmp_path_factory.mktemp("corpus-out"), "--workers", "2")
-    return {key: records[value] for key, value in where.items()}
+        records = grade(submitted, tmp_path_factory.mktemp(f"corpus-{assignment}-out"), "--workers", "2")
+        cache[assignment] = {key: records[(student, assignment)] for key, student in where.items()}
+        return cache[assignment]
+
+    return graded
 
 
 @pytest.mark.slow
@@ -78,7 +84,7 @@ def corpus_grades(tmp_path_factory) -> dict:
 def test_corpus_case_gets_expected_verdict(corpus_grades, assignment, exercise, path):
     assert assignment != "?", f"no lesson has an answer cell with grade_id {exercise!r}"
     verdict, fragment = _expectation(path)
-    record = corpus_grades[(exercise, path.stem)]
+    record = corpus_grades(assignment)[(exercise, path.stem)]
     cell = record["cells"][f"{exercise}_test"]
     if verdict == "pass":
         assert cell["score"] == cell["max_score"] > 0, f"a right answer lost points: {cell['feedback']}"
