@@ -120,7 +120,14 @@ def _as_number(result) -> float:
     require(isinstance(result, numbers.Real) and not isinstance(result, bool),
             f"{NAME} returned {type(result).__name__} ({result!r:.60}); it should return the "
             "mean batch loss as a Python float.")
-    return float(result)
+    try:
+        value = float(result)
+    except Exception:  # a hostile number-like object
+        fail(f"{NAME} returned a {type(result).__name__} that cannot be turned into a float; "
+             "return the mean batch loss as a Python float.")
+    require(value == value and abs(value) != float("inf"),
+            f"{NAME} returned {value}; the mean of the batch losses should be a finite number.")
+    return value
 
 
 def _check_calls(watch: Watch, loss: RecordingLoss, batches: int) -> None:
