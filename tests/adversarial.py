@@ -416,6 +416,17 @@ _json.dumps = lambda obj, *a, **k: __import__("json").JSONEncoder().encode(
     if isinstance(obj, dict) and "verdicts" in obj else obj)
 '''
 
+TRUSTED_CODE_OBJECTS = '''
+import autograder.checks.bn_mlp as _bn_mlp
+import autograder.checks._placement as _placement
+_nothing = (lambda *args, **kwargs: None).__code__
+for _function in (_bn_mlp.visible, _bn_mlp.hidden, _bn_mlp._check, _placement.check_bn_stack):
+    try:
+        _function.__code__ = _nothing.replace(co_name=_function.__code__.co_name)
+    except (AttributeError, TypeError, ValueError):
+        pass
+'''
+
 TRUSTED_FRAMES = '''
 import sys as _sys
 _frame = _sys._getframe()
@@ -690,6 +701,7 @@ def cases() -> list[Case]:
         Case("retyped-answer", build_retyped_answer, "graded", 3.0, what=broken),
         Case("trick-find-instructor", build_find_instructor, "graded", 3.0, what=trick + "; " + sandbox),
         Case("trick-trusted-json-dump", build_answer_trick(TRUSTED_JSON), "graded", 3.0, what=trick),
+        Case("trick-trusted-code-objects", build_answer_trick(TRUSTED_CODE_OBJECTS), "graded", 3.0, what=trick),
         Case("trick-trusted-frames", build_answer_trick(TRUSTED_FRAMES), "graded", 3.0, what=trick),
         Case("trick-trusted-forge-result", build_answer_trick(TRUSTED_FORGE), "graded", 3.0, what=trick),
         Case("harmless-trick-right", lambda ctx: with_cells(answered(mlp=PATCH_TORCH + "\n" + RIGHT_MLP), CUSTOM_EXC),

@@ -13,8 +13,10 @@ import json
 import os
 import re
 import secrets
+import shutil
 import socket
 import sqlite3
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -30,6 +32,17 @@ CASES = cases()
 SANDBOX_UIDS = range(61000, 61064)
 LIMITS = ("--workers", "2", "--timeout", "20", "--notebook-timeout", "90", "--memory-mb", "2048")
 MAX_OUTPUT_CHARS = 20_000  # autograder.execute.Limits.max_output_chars
+WATCHDOG_SECONDS = 1500  # the cohort takes about 10 minutes on 2 busy cores; a hang is a failure
+
+
+def _stop_hung_grader(submitted: Path) -> None:
+    """Kill this run's `bnlab grade` (found by its SUBMITTED argument) when it hangs."""
+    for pid, info in processes().items():
+        if "autograder.cli grade" in info["cmdline"] and f" {submitted} " in f" {info['cmdline']} ":
+            try:
+                os.kill(pid, 9)
+            except OSError:
+                pass
 
 
 class Listener:
@@ -119,35 +132,43 @@ def tree_digest(folder: Path) -> dict[str, str]:
 def cohort(tmp_path_factory):
     """Grade the whole adversarial cohort once; record what the run left behind."""
     base = tmp_path_factory.mktemp("integrity")
-    submitted, out, scratch_tmp = base / "submitted", base / "out", base / "tmp"
-    scratch_tmp.mkdir()
+    submitted, out = base / "submitted", base / "out"
     token = secrets.token_hex(8)
+    # The grader's temporary folders (its scratch root among them) go in a folder of this run,
+    # so that what this run leaves can be told apart from what concurrent runs do.  It is short:
+    # the kernels' ipc sockets live in the scratch folders, and a socket path has at most 107 bytes.
+    scratch_tmp = Path(tempfile.mkdtemp(prefix=f"bnli-{token[:6]}-", dir="/tmp"))
     listener = Listener()
     ctx = Context(port=listener.port, token=token, root=ROOT, submitted=submitted, out=out, home=Path.home())
     folders = adversarial.write_cohort(submitted, ctx)
     submitted_before = tree_digest(submitted)
     before = {pid for pid, info in processes().items()
               if "autograder.kernel" in info["cmdline"] or "autograder.zygote" in info["cmdline"]}
-    # The grader's temporary folders (its scratch root among them) go under base/tmp, so that
-    # what this run leaves can be told apart from what concurrent runs on this machine do.
     saved_tmpdir = os.environ.get("TMPDIR")
     os.environ["TMPDIR"] = str(scratch_tmp)
     started = time.monotonic()
     error, records = None, {}
+    watchdog = threading.Timer(WATCHDOG_SECONDS, _stop_hung_grader, args=(submitted,))
+    watchdog.start()
     try:
         records = grade(submitted, out, *LIMITS)
-    except AssertionError as failure:  # the batch exited non-zero: the test of exit 0 reports it
-        error = str(failure)
+    except AssertionError as failure:  # the batch exited non-zero (or hung): test_batch_exits_zero says so
+        error = str(failure)[-3000:]
         if (out / "grades.json").is_file():
             rows = json.loads((out / "grades.json").read_text(encoding="utf-8"))
-            records = {(row["student_id"], row["assignment"]): row for row in rows}
+        else:  # the per-submission records the grader did write
+            rows = [json.loads(path.read_text(encoding="utf-8")) for path in (out / "results").glob("*/*.json")]
+        records = {(row["student_id"], row["assignment"]): row for row in rows}
     finally:
+        watchdog.cancel()
         if saved_tmpdir is None:
             os.environ.pop("TMPDIR", None)
         else:
             os.environ["TMPDIR"] = saved_tmpdir
     elapsed = time.monotonic() - started
-    leftovers = left_behind(base, token, before)
+    if elapsed > WATCHDOG_SECONDS:
+        error = f"bnlab grade hung: stopped after {WATCHDOG_SECONDS} s. " + (error or "")
+    leftovers = left_behind(base, token, before) + left_behind(scratch_tmp, token, before)
     time.sleep(1.0)
     accepted = listener.accepted
     listener.close()
@@ -163,6 +184,7 @@ def cohort(tmp_path_factory):
             Path(path).unlink()
         except OSError:
             pass
+    shutil.rmtree(scratch_tmp, ignore_errors=True)
     for line in leftovers:
         try:
             os.kill(int(line.split()[1]), 9)
