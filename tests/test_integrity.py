@@ -243,11 +243,10 @@ def test_no_file_written_outside_scratch(cohort):
         tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
         assert not [t for t in tables if "pwned" in t], f"learner code wrote the gradebook: {tables}"
         scores = dict(db.execute(
-            "SELECT student.id || '/' || grade_cell.name, grade.auto_score FROM grade "
-            "JOIN grade_cell ON grade.cell_id = grade_cell.id "
+            "SELECT submitted_assignment.student_id || '/' || base_cell.name, grade.auto_score FROM grade "
+            "JOIN base_cell ON grade.cell_id = base_cell.id "
             "JOIN submitted_notebook ON grade.notebook_id = submitted_notebook.id "
-            "JOIN submitted_assignment ON submitted_notebook.assignment_id = submitted_assignment.id "
-            "JOIN student ON submitted_assignment.student_id = student.id").fetchall())
+            "JOIN submitted_assignment ON submitted_notebook.assignment_id = submitted_assignment.id").fetchall())
     for (student, assignment), record in cohort["records"].items():
         for grade_id, cell in record["cells"].items():
             if assignment == ASSIGNMENT:
