@@ -23,32 +23,11 @@ import ipywidgets as widgets
 import torch
 from torch import nn
 
-from utils.device import get_device
+from utils.device import get_device, one_thread
 from utils.widgets import SliderView
 
 SaturationFunction = Callable[[torch.Tensor], float]
 NORMS = ("none", "batchnorm", "noisy_batchnorm")
-
-
-def one_cpu_thread(function):
-    """Run ``function`` with PyTorch limited to one CPU thread, then restore the setting.
-
-    Lesson-sized layers gain nothing from a CPU thread pool, and on a busy 2-core machine the
-    pool's threads made these small steps 10 to 20 times slower (measured while writing
-    lesson 01).  CUDA work is not affected.
-    """
-    import functools
-
-    @functools.wraps(function)
-    def wrapper(*args, **kwargs):
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            return function(*args, **kwargs)
-        finally:
-            torch.set_num_threads(threads)
-
-    return wrapper
 
 
 class NoisyBatchNorm1d(nn.BatchNorm1d):
@@ -148,7 +127,7 @@ def random_inputs(batch_size: int, in_features: int, seed: int = 0, device=None)
     return x.to(device if device is not None else get_device())
 
 
-@one_cpu_thread
+@one_thread()
 def probe(depth: int, init_scale: float, norm: str = "none", width: int = 256, batch_size: int = 512,
           seed: int = 0, device=None) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
     """Build a fresh :func:`deep_tanh_mlp` (seed ``seed``), feed it random inputs; return
@@ -295,7 +274,7 @@ def plot_sweep(sweeps: dict[str, dict[str, list[float]]], figsize=(9, 3)):
     return fig
 
 
-@one_cpu_thread
+@one_thread()
 def weight_gradient_stds(depth: int, init_scale: float, norm: str = "none", width: int = 256,
                          batch_size: int = 512, seed: int = 0) -> list[float]:
     """Backpropagate a random-target loss through a fresh deep MLP; return the std of every
@@ -333,7 +312,7 @@ def train_and_track(norm: str, init_scale: float = 1.0, depth: int = 6, width: i
     return history
 
 
-@one_cpu_thread
+@one_thread()
 def _train_and_track(norm, init_scale, depth, width, steps, batch_size, lr, seed, track_every) -> dict:
     from utils.data import load_digits_split
 

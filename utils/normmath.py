@@ -5,8 +5,6 @@ it asks PyTorch's own ``torch.nn.functional.batch_norm`` / ``nn.BatchNorm1d``.
 """
 from __future__ import annotations
 
-import contextlib
-from typing import Iterator
 
 import ipywidgets as widgets
 import numpy as np
@@ -16,6 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from torch import nn
 
+from utils.device import one_thread
 from utils.widgets import SliderView
 
 __all__ = [
@@ -29,21 +28,6 @@ __all__ = [
 
 _POOL_SIZE = 512
 _MARGINS = dict(left=0.06, right=0.98, bottom=0.16, top=0.84, wspace=0.15)
-
-
-@contextlib.contextmanager
-def _one_thread() -> Iterator[None]:
-    """Run tiny tensor work on one CPU thread, then restore the thread count.
-
-    On a busy 2-core machine a single ``F.batch_norm`` on a (64, 1) batch spends ~50 ms waking
-    its second worker thread; on one thread it takes microseconds.
-    """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _standard_bimodal(num_samples: int, num_features: int, generator: torch.Generator) -> torch.Tensor:
@@ -131,7 +115,7 @@ def distribution_view(seed: int = 0) -> SliderView:
 
     def draw(fig: Figure, batch_size: int, shift: float, scale: float, gamma: float, beta: float) -> None:
         x = shift + scale * pool[:batch_size]
-        with _one_thread():
+        with one_thread():
             y = F.batch_norm(x, None, None, weight=torch.tensor([gamma]), bias=torch.tensor([beta]),
                              training=True, eps=1e-5)
         before, after = fig.subplots(1, 2, gridspec_kw=_MARGINS)
@@ -162,7 +146,7 @@ def running_stats_trace(num_steps: int = 100, batch_size: int = 32, momentum: fl
     batches = batches.view(num_steps, batch_size, 1)
     layer = nn.BatchNorm1d(1, momentum=momentum).train()
     trace = {name: torch.empty(num_steps) for name in ("batch_mean", "batch_var_unbiased", "running_mean", "running_var")}
-    with torch.no_grad(), _one_thread():
+    with torch.no_grad(), one_thread():
         for step, batch in enumerate(batches):
             layer(batch)
             trace["batch_mean"][step] = batch.mean()

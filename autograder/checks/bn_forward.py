@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from utils.device import one_thread
 from autograder.checks import CheckFailed, call_learner, fail, lookup, passed, require
 
 PRELUDE = (
@@ -166,17 +167,6 @@ def describe_difference(got: torch.Tensor, expected: torch.Tensor) -> str:
 # --------------------------------------------------------------------------------------------
 # The expected values come from nn.BatchNorm1d in training mode.
 # --------------------------------------------------------------------------------------------
-@contextlib.contextmanager
-def one_thread() -> Iterator[None]:
-    """Tiny BatchNorm1d calls spend ~50 ms waking a second thread on a busy 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
 def torch_training_bn(x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor, eps: float) -> torch.Tensor:
     layer = nn.BatchNorm1d(x.shape[1], eps=eps).to(x.dtype).train()
     with torch.no_grad(), one_thread():
