@@ -683,8 +683,9 @@ def cases() -> list[Case]:
         Case("trick-showtraceback", build_cell_trick(SHOWTRACEBACK), "graded", 3.0, what=trick),
         Case("trick-patch-checks", lambda ctx: with_cells(build_answer_trick(PATCH_CHECKS)(ctx), PATCH_CHECKS),
              "graded", 3.0, what=trick),
+        # the patched builtins kill the learner's own kernel: crashed, the honest points kept
         Case("trick-patch-builtins", lambda ctx: with_cells(build_answer_trick(PATCH_BUILTINS)(ctx), PATCH_BUILTINS),
-             "graded", 3.0, what=trick),
+             "crashed", 3.0, what=trick),
         Case("trick-patch-torch", lambda ctx: with_cells(build_answer_trick(PATCH_TORCH)(ctx), PATCH_TORCH),
              "graded", 3.0, what=trick),
         Case("trick-fake-batchnorm", lambda ctx: answered(mlp=FAKE_BATCHNORM), "graded", 3.0, what=trick),
@@ -698,7 +699,8 @@ def cases() -> list[Case]:
         Case("trick-duplicated-tests", build_duplicated_tests, "graded", 3.0, what=trick),
         Case("duplicated-answer", build_duplicated_answers, "graded", 8.0, what=broken),
         Case("trick-retyped-tests", build_retyped_tests, "graded", 3.0, what=trick),
-        Case("retyped-answer", build_retyped_answer, "graded", 3.0, what=broken),
+        # nbgrader restores the instructor's cell type: the answer runs as code, graded on its merits
+        Case("retyped-answer", build_retyped_answer, "graded", 8.0, what=broken),
         Case("trick-find-instructor", build_find_instructor, "graded", 3.0, what=trick + "; " + sandbox),
         Case("trick-trusted-json-dump", build_answer_trick(TRUSTED_JSON), "graded", 3.0, what=trick),
         Case("trick-trusted-code-objects", build_answer_trick(TRUSTED_CODE_OBJECTS), "graded", 3.0, what=trick),

@@ -265,9 +265,11 @@ def test_learner_code_read_and_reached_nothing(cohort):
     wrote the gradebook, opened the grader's code for writing, or signalled another user."""
     found = []
     for path in (cohort["out"] / "autograded").rglob("*.ipynb"):
-        text = path.read_text(encoding="utf-8", errors="replace")
-        found += [f"{path.parent.parent.name}: {line.strip()[:200]}" for line in
-                  re.findall(r"(?:LEAK|ESCAPE):[^\"\\]*", text)]
+        for cell in nbformat.read(path, as_version=4).cells:
+            for output in cell.get("outputs", []):
+                text = output.get("text", "") if output.get("output_type") == "stream" else ""
+                found += [f"{path.parts[-3]}: {line[:200]}" for line in text.splitlines()
+                          if line.startswith(("LEAK:", "ESCAPE:"))]
     assert not found, "\n".join(found)
 
 
