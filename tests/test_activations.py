@@ -11,7 +11,7 @@ from torch import nn
 
 import utils.activations as activations
 from utils.activations import (
-    NoisyBatchNorm1d, activation_view, deep_tanh_mlp, drift, init_scale_sweep, layer_table, one_cpu_thread,
+    NoisyBatchNorm1d, activation_view, deep_tanh_mlp, drift, init_scale_sweep, layer_table,
     probe, record_tanh, train_and_track, weight_gradient_stds,
 )
 
@@ -150,12 +150,6 @@ def test_training_claims_of_the_lesson(lesson_runs):
     assert noisy["test_accuracy"] > none["test_accuracy"] + 0.1
     spread = [high - low for low, _, high in none["percentiles"]]
     assert spread[0] < 0.05 < spread[-1], "without BN the unit's inputs start squeezed near 0 and spread out"
-
-
-def test_one_cpu_thread_restores_the_thread_count():
-    before = torch.get_num_threads()
-    seen = one_cpu_thread(torch.get_num_threads)()
-    assert seen == 1 and torch.get_num_threads() == before
 
 
 def test_layer_table_with_and_without_saturation():

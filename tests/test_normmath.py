@@ -127,9 +127,11 @@ def test_running_stats_settle_near_the_population_values_as_the_lesson_says():
 
 
 def test_one_thread_restores_the_thread_count_even_on_error():
+    from utils.device import one_thread
+
     threads = torch.get_num_threads()
     with pytest.raises(ValueError):
-        with normmath._one_thread():
+        with one_thread():
             assert torch.get_num_threads() == 1
             raise ValueError
     assert torch.get_num_threads() == threads
