@@ -227,6 +227,7 @@ def grade_cohort(root: Path, submitted: Path, out: Path, *, assignments: Optiona
         raise CourseError(f"cannot write to --out {out}: {error.strerror}")
 
     work = Path(tempfile.mkdtemp(prefix="bnlab-cohort-"))
+    scratch_root: Optional[Path] = None
     try:
         folder = unpack_if_zip(submitted, work, known, zip_regexp)
         if not folder.is_dir():
@@ -272,8 +273,8 @@ def grade_cohort(root: Path, submitted: Path, out: Path, *, assignments: Optiona
                     "limits": limits.as_dict(), "cgroups": cgroup_support().describe(), "workers": workers,
                     "environment_sha256": environment}
         _atomic_write(out / "run.json", json.dumps(run_info, indent=1))
-        scratch_root = work / "scratch"
-        scratch_root.mkdir(mode=0o711)
+        # A short path: the kernels' ipc sockets live in it, and a socket path has at most 107 bytes.
+        scratch_root = Path(tempfile.mkdtemp(prefix="bnlab-", dir="/tmp" if os.path.isdir("/tmp") else None))
         scratch_root.chmod(0o711)
         zygote = None
         if todo:
@@ -319,6 +320,8 @@ def grade_cohort(root: Path, submitted: Path, out: Path, *, assignments: Optiona
         return records
     finally:
         shutil.rmtree(work, ignore_errors=True)
+        if scratch_root is not None:
+            shutil.rmtree(scratch_root, ignore_errors=True)
 
 
 __all__ = ["grade_cohort", "find_submissions", "environment_sha256", "safe_name", "load_results"]

@@ -302,7 +302,7 @@ def grade_submission(path: Path, instructor: InstructorVersion, db_url: str, stu
     request = trusted_request(notebook, instructor)
     timings["prepare"] = time.perf_counter() - started
 
-    scratch = Path(tempfile.mkdtemp(prefix="submission-", dir=scratch_root))
+    scratch = Path(tempfile.mkdtemp(prefix="s-", dir=scratch_root))
     try:
         kernel_dir, check_dir = scratch / "notebook", scratch / "check"
         for folder in (scratch, kernel_dir, check_dir):
