@@ -30,6 +30,5 @@ build: setup
 	$(VENV)/bin/bnlab build
 
 bench: setup
-	$(PYTHON) benchmarks/widgets.py
-	$(PYTHON) benchmarks/notebooks.py
+	$(PYTHON) benchmarks/lessons.py
 	$(PYTHON) benchmarks/grading.py

@@ -450,7 +450,5 @@ def activation_view(saturation: SaturationFunction | None = None, width: int = 1
         ax_layers.set_title(summary, fontsize=9)
 
     view = SliderView(draw, controls, figsize=(9, 3.2))
-    # Fixed margins instead of constrained layout: the automatic layout costs half a redraw.
-    view.figure.set_layout_engine("none")
     view.redraw()
     return view

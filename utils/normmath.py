@@ -97,7 +97,6 @@ def _histogram(axes, values: torch.Tensor, limits: tuple[float, float], color: s
 def _fast_view(draw, controls: dict) -> SliderView:
     """A SliderView with fixed margins instead of constrained layout (half the redraw time)."""
     view = SliderView(draw, controls, figsize=(8, 2.6))
-    view.figure.set_layout_engine("none")
     view.redraw()
     return view
 

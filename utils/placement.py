@@ -10,6 +10,7 @@
 """
 from __future__ import annotations
 
+import functools
 from typing import Callable
 
 import ipywidgets as widgets
@@ -17,8 +18,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from utils.device import get_device, seed_everything
+from utils.device import get_device, one_thread, seed_everything
 from utils.widgets import SliderView
+
+
+@functools.lru_cache(maxsize=4)
+def _first_layer(seed: int, batch: int) -> tuple[torch.Tensor, nn.Linear]:
+    """A fixed batch of standard-normal inputs and a freshly initialized Linear(20, 64)."""
+    generator = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    return torch.randn(batch, 20, generator=generator), nn.Linear(20, 64)
 
 
 def preactivation_stats(scale: float, shift: float, seed: int = 0, batch: int = 256) -> dict:
@@ -27,13 +36,9 @@ def preactivation_stats(scale: float, shift: float, seed: int = 0, batch: int = 
     Returns a dict with ``without_bn`` and ``with_bn`` arrays of shape (batch, 64), and the
     fraction of ReLU units that would be active (> 0) in each case.
     """
-    generator = torch.Generator().manual_seed(seed)
-    linear = nn.Linear(20, 64)
-    with torch.no_grad():
-        torch.manual_seed(seed)
-        linear.reset_parameters()
-        x = torch.randn(batch, 20, generator=generator) * scale + shift
-        before = linear(x)
+    x, linear = _first_layer(seed, batch)
+    with torch.no_grad(), one_thread():
+        before = linear(x * scale + shift)
         after = nn.BatchNorm1d(64).train()(before)
     return {
         "without_bn": before.numpy(),
@@ -44,23 +49,29 @@ def preactivation_stats(scale: float, shift: float, seed: int = 0, batch: int = 
 
 
 def _draw_preactivations(fig, scale: float, shift: float) -> None:
+    """Histograms of 8 of the 64 pre-activations, before and after BN (axes made once, then updated)."""
     stats = preactivation_stats(scale, shift)
-    axes = fig.subplots(1, 2)
-    for ax, key, title, colour in [(axes[0], "without_bn", "Linear(20, 64) output", "tab:red"),
-                                   (axes[1], "with_bn", "after BatchNorm1d(64)", "tab:blue")]:
+    if not fig.axes:
+        fig.subplots_adjust(left=0.07, right=0.98, bottom=0.16, top=0.8, wspace=0.25)
+        for ax, colour in zip(fig.subplots(1, 2), ("tab:red", "tab:blue")):
+            ax.stairs([0], [0, 1], fill=True, color=colour, alpha=0.8)
+            ax.axvline(0, color="black", lw=0.8)
+            ax.set_xlabel("pre-activation value (8 of the 64 units)", fontsize=8)
+        fig.axes[0].set_ylabel("count", fontsize=8)
+    for ax, key, title in [(fig.axes[0], "without_bn", "Linear(20, 64) output"),
+                           (fig.axes[1], "with_bn", "after BatchNorm1d(64)")]:
         values = stats[key]
-        ax.hist(values[:, :8].ravel(), bins=40, color=colour, alpha=0.8)
-        ax.axvline(0, color="black", lw=0.8)
-        active = stats["active_" + key]
-        ax.set_title(f"{title}\nmean {values.mean():.2f}, std {values.std():.2f}, ReLU active {active:.0%}",
-                     fontsize=9)
-        ax.set_xlabel("pre-activation value (8 of the 64 units)")
-    axes[0].set_ylabel("count")
+        counts, edges = np.histogram(values[:, :8].ravel(), bins=40)
+        ax.patches[0].set_data(counts, edges)
+        ax.set_xlim(min(edges[0], -1.0), max(edges[-1], 1.0))
+        ax.set_ylim(0, counts.max() * 1.1)
+        ax.set_title(f"{title}\nmean {values.mean():.2f}, std {values.std():.2f}, "
+                     f"ReLU active {stats['active_' + key]:.0%}", fontsize=9)
 
 
 def preactivation_view() -> SliderView:
     """Sliders for the input's scale and shift; histograms of pre-activations with and without BN."""
-    return SliderView(_draw_preactivations, {
+    return SliderView(_draw_preactivations, clear=False, controls={
         "scale": widgets.FloatLogSlider(value=1.0, base=10, min=-1, max=1.5, step=0.1, description="input scale"),
         "shift": widgets.FloatSlider(value=0.0, min=-10.0, max=10.0, step=0.5, description="input shift"),
     })
