@@ -33,7 +33,7 @@ def test_bn_output_is_normalized_whatever_the_input_scale_and_shift():
     for scale, shift in [(0.1, -8.0), (1.0, 0.0), (30.0, 5.0)]:
         stats = placement.preactivation_stats(scale, shift)
         assert abs(stats["with_bn"].mean()) < 1e-4
-        assert abs(stats["with_bn"].std() - 1.0) < 1e-3
+        assert abs(stats["with_bn"].std() - 1.0) < 5e-3  # eps in sqrt(var + eps) shows at tiny scales
     wide = placement.preactivation_stats(30.0, 0.0)["without_bn"].std()
     narrow = placement.preactivation_stats(0.1, 0.0)["without_bn"].std()
     assert wide > 100 * narrow
