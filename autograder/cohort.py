@@ -282,7 +282,7 @@ def grade_cohort(root: Path, submitted: Path, out: Path, *, assignments: Optiona
                             env=sandbox.sandbox_env(scratch_root)) if isolation.available else Zygote()
         slots: "queue.Queue[Optional[int]]" = queue.Queue()
         for slot in range(workers):
-            slots.put(sandbox.FIRST_UID + slot if isolation.available else None)
+            slots.put(sandbox.first_uid() + slot if isolation.available else None)
 
         def job(student_id, instructor, path):
             uid = slots.get()

@@ -215,6 +215,25 @@ def ran_out_of_memory(notebook) -> bool:
     return False
 
 
+def _close_sockets(client: NotebookClient, km: AsyncKernelManager) -> None:
+    """Close this submission's ZeroMQ sockets and context now: left to the garbage collector,
+    a context's termination can block a worker thread for ever."""
+    try:
+        if client.kc is not None:
+            client.kc.stop_channels()
+    except Exception:
+        pass
+    try:
+        km._close_control_socket()
+    except Exception:
+        pass
+    try:
+        if getattr(km, "_created_context", False) and not km.context.closed:
+            km.context.destroy(linger=0)
+    except Exception:
+        pass
+
+
 async def _run_cells(client: NotebookClient) -> None:
     for index, cell in enumerate(client.nb.cells):
         await client.async_execute_cell(cell, index, execution_count=client.code_cells_executed + 1)
@@ -253,8 +272,9 @@ async def _execute(notebook, workdir: Path, limits: Limits, zygote: Optional[Zyg
             if status != "ok":
                 _kill_group(pid)  # don't wait for a polite shutdown of a stuck kernel
     except DeadKernelError:
-        status, reason = "crashed", CRASHED
-        run_seconds = time.perf_counter() - started - start_seconds
+        if status == "ok":  # a kernel stopped for a timeout is not a crash
+            status, reason = "crashed", CRASHED
+            run_seconds = time.perf_counter() - started - start_seconds
     except RuntimeError as error:
         if status == "ok" and ("Kernel died" in str(error) or "Kernel didn't respond" in str(error)):
             status, reason = "crashed", "The kernel could not start or died at once."
@@ -263,6 +283,7 @@ async def _execute(notebook, workdir: Path, limits: Limits, zygote: Optional[Zyg
     finally:
         _kill_group(pid)
         atexit.unregister(client._cleanup_kernel)  # nbclient's own exit hook would fail on a dead kernel
+        _close_sockets(client, km)
     killed = cgroup.kill_all() if cgroup else 0
     if (status in {"ok", "crashed"} and ran_out_of_memory(notebook)) or (
             status == "crashed" and cgroup is not None and cgroup.hit_memory_limit()):

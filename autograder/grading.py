@@ -120,10 +120,51 @@ def read_submission(path: Path) -> nbformat.NotebookNode:
     return notebook
 
 
+def sanitize_metadata(notebook: nbformat.NotebookNode, instructor: InstructorVersion) -> None:
+    """Make the submission's nbgrader metadata the instructor's, before nbgrader's restore.
+
+    nbgrader trusts the metadata it restores by, and a learner can edit it: nbgrader then
+    raises on duplicated, unknown or re-flagged cells.  Here every cell whose grade_id the
+    instructor's version has gets the instructor's metadata (flags, points); a second cell with
+    the same grade_id, or a grade_id the instructor does not have, becomes a plain cell; an
+    answer cell whose metadata was stripped is found again as the code cell just before its
+    test cell (or, if there is none, an empty answer is put there).
+    """
+    known = {cell.metadata["nbgrader"]["grade_id"]: cell.metadata["nbgrader"]
+             for cell in instructor.notebook.cells if "nbgrader" in cell.metadata}
+    seen: set[str] = set()
+    for cell in notebook.cells:
+        if "nbgrader" not in cell.get("metadata", {}):
+            continue
+        meta = cell.metadata["nbgrader"]
+        grade_id = meta.get("grade_id") if isinstance(meta, dict) else None
+        if not isinstance(grade_id, str) or grade_id not in known or grade_id in seen:
+            del cell.metadata["nbgrader"]
+            continue
+        seen.add(grade_id)
+        cell.metadata["nbgrader"] = nbformat.from_dict(json.loads(json.dumps(known[grade_id])))
+    for answer in instructor.answer_cells:
+        if answer in seen:
+            continue
+        tests = [index for index, cell in enumerate(notebook.cells)
+                 if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", "").startswith(answer + "_test")]
+        meta = nbformat.from_dict(json.loads(json.dumps(known[answer])))
+        if not tests:  # both gone: an empty answer, after which nbgrader re-inserts the test cell
+            notebook.cells.append(nbformat.v4.new_code_cell("", metadata={"nbgrader": meta}))
+            continue
+        index = tests[0]
+        before = notebook.cells[index - 1] if index > 0 else None
+        if before is not None and before.cell_type == "code" and "nbgrader" not in before.metadata:
+            before.metadata["nbgrader"] = meta
+        else:
+            notebook.cells.insert(index, nbformat.v4.new_code_cell("", metadata={"nbgrader": meta}))
+
+
 def restore_instructor_cells(notebook: nbformat.NotebookNode, instructor: InstructorVersion, db_url: str,
                              student_id: str) -> nbformat.NotebookNode:
     """nbgrader's sanitizing steps: clear outputs, de-duplicate cells, restore the kernelspec and
     every locked/test cell (hidden tests included) from the gradebook, re-adding deleted ones."""
+    sanitize_metadata(notebook, instructor)
     resources = {"nbgrader": {"db_url": db_url, "assignment": instructor.assignment,
                               "notebook": instructor.assignment, "student": student_id}}
     overwrite = OverwriteCells()

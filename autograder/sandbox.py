@@ -27,7 +27,13 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-FIRST_UID = 61000  # sandbox users: FIRST_UID + worker slot
+FIRST_UID = 61000  # sandbox users: first_uid() + worker slot
+
+
+def first_uid() -> int:
+    """The first sandbox user id of this grader run: runs that overlap on one machine get
+    different users (64 per run, from 61000), so one run's submissions cannot signal another's."""
+    return FIRST_UID + (os.getpid() % 1000) * 64
 
 
 @dataclasses.dataclass

@@ -29,7 +29,7 @@ from adversarial import ASSIGNMENT, Context, cases
 from conftest import ROOT, grade
 
 CASES = cases()
-SANDBOX_UIDS = range(61000, 61064)
+SANDBOX_UIDS = range(61000, 61000 + 1000 * 64)  # autograder.sandbox.first_uid(): 64 per run
 LIMITS = ("--workers", "2", "--timeout", "20", "--notebook-timeout", "90", "--memory-mb", "2048")
 MAX_OUTPUT_CHARS = 20_000  # autograder.execute.Limits.max_output_chars
 WATCHDOG_SECONDS = 1500  # the cohort takes about 10 minutes on 2 busy cores; a hang is a failure
