@@ -77,25 +77,28 @@ def bwrap_prefix(course_root: Path, hidden: list[Path], scratch_root: Path) -> l
     """The bubblewrap command line that wraps the fork server."""
     args = ["bwrap", "--die-with-parent", "--unshare-net", "--unshare-ipc", "--unshare-uts",
             "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
-    # Hide: everything in /tmp, /root, the course, the grader's inputs and outputs.
+    # Hide: everything in /tmp, /root, the course, the grader's inputs and outputs.  Parents are
+    # mounted before their children (a tmpfs on /tmp would hide one on a course inside /tmp).
     covers = [Path("/tmp"), Path("/var/tmp"), Path("/root"), course_root.resolve(), Path.home()]
     covers += [path.resolve() for path in hidden if path.exists()]
-    seen = set()
-    for cover in covers:
-        if cover in seen or not cover.is_dir() or cover == Path("/"):
+    seen: list[Path] = []
+    for cover in sorted(set(covers), key=lambda path: len(path.parts)):
+        if not cover.is_dir() or cover == Path("/"):
             continue
-        seen.add(cover)
+        seen.append(cover)
         args += ["--tmpfs", str(cover)]
-    # Bind back what the kernels need, read-only, then the scratch root read-write.
-    # (the first folder below the cover, so that no folder in between is created unreadable)
-    bound = set()
+    # Bind back what the kernels need, read-only: the first folder below the *deepest* cover
+    # (binding below a shallower one would bring back what a deeper cover hides).
+    bound: set[Path] = set()
     for path in _needed_paths():
-        for cover in seen:
-            if cover in path.parents:
-                top = cover / path.relative_to(cover).parts[0]
-                if top not in bound:
-                    bound.add(top)
-                    args += ["--ro-bind", str(top), str(top)]
+        parents = [cover for cover in seen if cover in path.parents]
+        if not parents:
+            continue
+        cover = max(parents, key=lambda folder: len(folder.parts))
+        top = cover / path.relative_to(cover).parts[0]
+        if top not in bound:
+            bound.add(top)
+            args += ["--ro-bind", str(top), str(top)]
     args += ["--bind", str(scratch_root), str(scratch_root), "--chdir", str(scratch_root)]
     if Path("/sys/fs/cgroup").is_dir():  # the fork server (root) puts each child in its cgroup
         args += ["--bind", "/sys/fs/cgroup", "/sys/fs/cgroup"]

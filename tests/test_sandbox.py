@@ -1,0 +1,51 @@
+"""The sandbox hides the course wherever it lives (also under /tmp, as CI's clone may)."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from autograder import sandbox
+from conftest import ROOT
+
+pytestmark = pytest.mark.skipif(not sandbox.probe().available, reason="no bubblewrap sandbox on this machine")
+
+
+def _inside(prefix: list[str], code: str) -> str:
+    result = subprocess.run([*prefix, sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_course_solutions_out_and_tmp_are_hidden_but_packages_importable(tmp_path):
+    out = tmp_path / "OUT"
+    out.mkdir()
+    (out / "gradebook.db").write_text("secret")
+    scratch = Path(tmp_path / "scratch")
+    scratch.mkdir()
+    prefix = sandbox.bwrap_prefix(ROOT, [out], scratch)
+    code = ("import os, autograder.checks, utils.widgets\n"
+            f"print(os.path.exists({str(ROOT / 'solutions')!r}), os.path.exists({str(ROOT / 'tests')!r}),"
+            f" os.path.exists({str(out / 'gradebook.db')!r}), os.path.exists({str(ROOT / '.git')!r}))")
+    assert _inside(prefix, code).split() == ["False", "False", "False", "False"]
+
+
+def test_a_course_inside_tmp_stays_hidden(tmp_path):
+    course = tmp_path / "course"
+    (course / "solutions").mkdir(parents=True)
+    (course / "solutions" / "answer.py").write_text("secret")
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    prefix = sandbox.bwrap_prefix(course, [], scratch)
+    code = f"import os; print(os.path.exists({str(course / 'solutions' / 'answer.py')!r}))"
+    assert _inside(prefix, code).strip() == "False"
+
+
+def test_no_network_inside(tmp_path):
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    code = ("import socket\ns = socket.socket()\ns.settimeout(2)\n"
+            "try:\n    s.connect(('127.0.0.1', 22)); print('connected')\nexcept OSError as e:\n    print('refused')")
+    assert _inside(sandbox.bwrap_prefix(ROOT, [], scratch), code).strip() == "refused"
