@@ -239,6 +239,7 @@ async def _run_cells(client: NotebookClient) -> None:
         await client.async_execute_cell(cell, index, execution_count=client.code_cells_executed + 1)
 
 
+NOTEBOOK_TIMEOUT = "The notebook did not finish within {:g} s; cells after that point were not run."
 CRASHED = "The kernel died while running the notebook (os._exit, a crash, or too much memory)."
 
 
@@ -261,13 +262,17 @@ async def _execute(notebook, workdir: Path, limits: Limits, zygote: Optional[Zyg
             try:
                 await asyncio.wait_for(_run_cells(client), timeout=limits.notebook_timeout)
             except asyncio.TimeoutError:
-                status, reason = "timeout", (f"The notebook did not finish within {limits.notebook_timeout:g} s; "
-                                             f"cells after that point were not run.")
+                status, reason = "timeout", NOTEBOOK_TIMEOUT.format(limits.notebook_timeout)
             except CellTimeoutError:
                 status, reason = "timeout", (f"A cell ran longer than {limits.cell_timeout:g} s (an endless loop or "
                                              f"a very long computation); it was stopped there.")
             except DeadKernelError:
-                status, reason = "crashed", CRASHED
+                # wait_for cancels the running cell at the deadline, and nbclient can answer the
+                # cancellation with DeadKernelError instead of letting TimeoutError through.
+                if time.perf_counter() - run_started >= limits.notebook_timeout - 0.5:
+                    status, reason = "timeout", NOTEBOOK_TIMEOUT.format(limits.notebook_timeout)
+                else:
+                    status, reason = "crashed", CRASHED
             run_seconds = time.perf_counter() - run_started
             if status != "ok":
                 _kill_group(pid)  # don't wait for a polite shutdown of a stuck kernel

@@ -143,6 +143,13 @@ def sanitize_metadata(notebook: nbformat.NotebookNode, instructor: InstructorVer
             continue
         seen.add(grade_id)
         cell.metadata["nbgrader"] = nbformat.from_dict(json.loads(json.dumps(known[grade_id])))
+    if len(notebook.cells) == len(instructor.notebook.cells):
+        # Same number of cells as the lesson: metadata stripped from a cell is found by position.
+        for cell, source_cell in zip(notebook.cells, instructor.notebook.cells):
+            grade_id = source_cell.metadata.get("nbgrader", {}).get("grade_id")
+            if grade_id and grade_id not in seen and "nbgrader" not in cell.metadata:
+                cell.metadata["nbgrader"] = nbformat.from_dict(json.loads(json.dumps(known[grade_id])))
+                seen.add(grade_id)
     for answer in instructor.answer_cells:
         if answer in seen:
             continue
