@@ -48,18 +48,6 @@ def make_data(n: int, seed: int, rule: int = 0, device: torch.device | None = No
     return x.to(device), y.to(device)
 
 
-def seed_mlp(dropout: float = 0.0) -> nn.Sequential:
-    """The seed lesson's model: Linear(20, 64) -> BatchNorm1d(64) -> ReLU -> Linear(64, 1) -> Sigmoid.
-
-    With ``dropout > 0`` a Dropout follows the ReLU (after BN, the safe order).
-    """
-    layers: list[nn.Module] = [nn.Linear(NUM_FEATURES, HIDDEN), nn.BatchNorm1d(HIDDEN), nn.ReLU()]
-    if dropout > 0:
-        layers.append(nn.Dropout(dropout))
-    layers += [nn.Linear(HIDDEN, 1), nn.Sigmoid()]
-    return nn.Sequential(*layers)
-
-
 def set_bn_eval(model: nn.Module) -> int:
     """Put every BatchNorm module of ``model`` in eval mode (freeze its running statistics).
 
@@ -113,13 +101,14 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     return acc
 
 
-def trained_seed_model(seed: int = 0, device: torch.device | None = None):
-    """The seed model trained on 2,000 examples (batch 64, 5 epochs); returns (model, x_test, y_test)."""
+def trained_seed_model(make_model, seed: int = 0, device: torch.device | None = None):
+    """``make_model()`` (the seed's BN model, defined in the lesson) trained on 2,000 examples
+    (batch 64, 5 epochs); returns (model, x_test, y_test)."""
     device = device or get_device()
     x, y = make_data(2000, seed=seed, device=device)
     x_test, y_test = make_data(1000, seed=seed + 1, device=device)
     seed_everything(seed)
-    model = seed_mlp().to(device)
+    model = make_model().to(device)
     train(model, x, y, batch_size=64, epochs=5, seed=seed)
     return model, x_test, y_test
 
@@ -270,9 +259,9 @@ def two_row_batch_output(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
         return (bn(h) - bn.bias) / bn.weight
 
 
-def batch_size_sweep(x, y, x_test, y_test, batch_sizes=(2, 4, 16, 64), examples: int = 8000,
+def batch_size_sweep(make_model, x, y, x_test, y_test, batch_sizes=(2, 4, 16, 64), examples: int = 8000,
                      seed: int = 0) -> dict:
-    """Train a fresh seed model per batch size on the same number of examples (``examples``), same learning rate.
+    """Train a fresh ``make_model()`` per batch size on the same number of examples (``examples``), same learning rate.
 
     Returns batch size -> {"accuracy": eval-mode test accuracy, "steps": optimizer steps,
     "train_eval_gap": mean |train-mode - eval-mode| test probability of the trained model}.
@@ -280,7 +269,7 @@ def batch_size_sweep(x, y, x_test, y_test, batch_sizes=(2, 4, 16, 64), examples:
     results = {}
     for size in batch_sizes:
         seed_everything(seed)
-        model = seed_mlp().to(x.device)
+        model = make_model().to(x.device)
         epochs = max(1, examples // len(x))
         steps = len(train(model, x, y, batch_size=size, epochs=epochs, lr=0.01, seed=seed))
         with torch.no_grad():

@@ -47,13 +47,18 @@ device = get_device()
 print("computing on", device)
 
 # %% [markdown]
-# Throughout the lesson we use the classifier from the first lesson,
+# Throughout the lesson we use the classifier you built in lesson 03,
 # `Linear(20, 64) -> BatchNorm1d(64) -> ReLU -> Linear(64, 1) -> Sigmoid`, trained on a
 # synthetic binary task (20 features with different scales and offsets). Training starts
 # from seed 0: 2,000 examples, batches of 64, 5 epochs of Adam.
 
 # %%
-model, x_test, y_test = pitfalls.trained_seed_model(seed=0, device=device)
+def seed_mlp():
+    """The seed's classifier with BatchNorm, as in lesson 03."""
+    return nn.Sequential(nn.Linear(20, 64), nn.BatchNorm1d(64), nn.ReLU(), nn.Linear(64, 1), nn.Sigmoid())
+
+
+model, x_test, y_test = pitfalls.trained_seed_model(seed_mlp, seed=0, device=device)
 print(model)
 print(f"test accuracy (eval mode): {pitfalls.accuracy(model, x_test, y_test):.3f}")
 
@@ -220,7 +225,7 @@ print(f"{(two_rows.abs() > 0.99).float().mean().item():.0%} of the normalized va
 
 # %%
 x_train, y_train = pitfalls.make_data(2000, seed=0, device=device)
-sweep = pitfalls.batch_size_sweep(x_train, y_train, x_test, y_test, batch_sizes=(2, 4, 16, 64),
+sweep = pitfalls.batch_size_sweep(seed_mlp, x_train, y_train, x_test, y_test, batch_sizes=(2, 4, 16, 64),
                                   examples=8000, seed=0)
 for size, result in sweep.items():
     print(f"batch {size:2d}: {result['steps']:4d} steps, test accuracy {result['accuracy']:.3f}, "
