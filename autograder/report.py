@@ -51,8 +51,6 @@ class _Progress:
         if self._progress is not None:
             text = "  ".join(f"{status} {count}" for status, count in sorted(counts.items()))
             self._progress.update(self._task, advance=1, counts=text)
-        elif self.enabled is False and os.environ.get("BNLAB_PROGRESS_LOG"):
-            print(f"graded {self.done}/{self.total}", flush=True)
 
     def __exit__(self, *exc):
         if self._progress is not None:
