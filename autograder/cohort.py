@@ -13,7 +13,6 @@ Layout of ``OUT`` (all written by the grader's single writer, the main thread):
 from __future__ import annotations
 
 import concurrent.futures
-import csv
 import hashlib
 import importlib.metadata
 import json

@@ -180,21 +180,6 @@ def test_slider_view_redraws_each_control_with_the_given_saturation():
     assert view.values == {"depth": 20, "init_scale": 0.2, "batchnorm": True}
 
 
-def test_slider_view_redraw_is_fast():
-    """A redraw must take under 100 ms (median) on an idle machine.  Measured here in CPU time
-    with a loose bound, so that a busy test machine (other jobs on the same cores) does not fail
-    it; benchmarks/widgets.py measures the wall time."""
-    import time
-
-    view = activation_view(fraction_above)
-    seconds = []
-    for depth in (2, 10, 20, 30, 10):
-        start = time.process_time()
-        view.update(depth=depth)
-        seconds.append(time.process_time() - start)
-    assert statistics.median(seconds) < 0.3
-
-
 def test_slider_view_works_without_a_saturation_function():
     """Benchmarks and learners who have not written saturated_fraction yet still get a view."""
     view = activation_view()

@@ -1,10 +1,8 @@
 """Tests for utils/normmath.py (lesson 02_normalization_math) and the built-in guard its checks use."""
 from __future__ import annotations
 
-import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -64,16 +62,6 @@ def test_describe_features_reports_mean_and_biased_std_per_feature():
     assert "mean  +10.0000   std   0.0000" in lines[2]
 
 
-def _median_update_ms(view, updates):
-    """Median CPU milliseconds per update (CPU time, so other jobs on a shared machine don't count)."""
-    times = []
-    for name, value in updates:
-        start = time.process_time()
-        view.update(**{name: value})
-        times.append(time.process_time() - start)
-    return 1000 * statistics.median(times)
-
-
 def test_distribution_view_renders_by_default_and_redraws_a_different_png():
     view = normmath.distribution_view(seed=0)
     assert set(view.controls) == {"batch_size", "shift", "scale", "gamma", "beta"}
@@ -84,21 +72,12 @@ def test_distribution_view_renders_by_default_and_redraws_a_different_png():
         assert view.update(**{name: value}) != before, name
 
 
-def test_distribution_view_update_is_fast():
-    view = normmath.distribution_view(seed=0)
-    updates = [("batch_size", 2), ("shift", -3.0), ("scale", 1.0), ("gamma", 2.0), ("beta", 1.0),
-               ("batch_size", 512), ("scale", 5.0)] * 2
-    assert _median_update_ms(view, updates) < 100
-
-
-def test_running_stats_view_redraws_and_is_fast():
+def test_running_stats_view_redraws():
     view = normmath.running_stats_view(num_steps=100, seed=0)
     assert set(view.controls) == {"batch_size", "momentum"}
     before = view.png
     assert view.update(momentum=0.9) != before
-    updates = [("momentum", 0.5), ("momentum", 0.01), ("batch_size", 4), ("batch_size", 128),
-               ("momentum", 0.2), ("batch_size", 2), ("momentum", 1.0)] * 2
-    assert _median_update_ms(view, updates) < 100
+    assert view.update(batch_size=4) != view.update(batch_size=128)
     with pytest.raises(KeyError):
         view.update(gamma=1.0)
 

@@ -1,8 +1,6 @@
 """Tests for utils/pitfalls.py (lesson 05_pitfalls): data, experiments, slider views."""
 from __future__ import annotations
 
-import statistics
-import time
 
 import pytest
 import torch
@@ -141,31 +139,15 @@ def test_fold_model_uses_the_given_fold_and_keeps_other_layers(trained):
     assert folded[2] is not model[3]
 
 
-def _median_update_ms(view, name, values):
-    """Median CPU time of one update, in ms.
-
-    CPU time of this process, not wall time: it is what the redraw costs on an idle core, and
-    it does not grow when other jobs share the machine's two cores.
-    """
-    times = []
-    for value in values * 2:
-        start = time.process_time()
-        view.update(**{name: value})
-        times.append(time.process_time() - start)
-    return statistics.median(times) * 1000
-
-
-def test_batch_view_redraws_a_different_png_quickly(batch_stats):
+def test_batch_view_redraws_a_different_png(batch_stats):
     view = pitfalls.batch_view(batch_stats)
     default = view.png
     assert default.startswith(b"\x89PNG")
     assert view.update(batch_size=256) != default
-    assert _median_update_ms(view, "batch_size", list(pitfalls.BATCH_SIZES)) < 100
 
 
-def test_dropout_view_redraws_a_different_png_quickly(shift):
+def test_dropout_view_redraws_a_different_png(shift):
     view = pitfalls.dropout_view(shift)
     default = view.png
     assert default.startswith(b"\x89PNG")
     assert view.update(p=0.1) != default
-    assert _median_update_ms(view, "p", list(pitfalls.DROPOUT_RATES)) < 100
