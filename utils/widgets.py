@@ -1,7 +1,7 @@
 """Slider views: a matplotlib figure redrawn as ipywidgets sliders move (all lessons).
 
 A view is plain Python: ``view.update(scale=3.0)`` redraws without a browser, which is how
-the tests and ``benchmarks/widgets.py`` drive it.  In a notebook, displaying the view shows
+the tests and ``benchmarks/lessons.py`` drive it.  In a notebook, displaying the view shows
 the sliders above a figure.  The figure is an ordinary image output, so the default view
 also renders in a static export (nbconvert HTML, GitHub); moving a slider replaces it.
 """
