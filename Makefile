@@ -16,8 +16,11 @@ $(VENV)/.installed: pyproject.toml
 
 setup: $(VENV)/.installed
 
+# As root (a container, a teaching VM), Jupyter needs --allow-root.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
 lab: setup
-	$(VENV)/bin/jupyter lab --notebook-dir=. --port=$(PORT) lessons/
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=. --port=$(PORT) $(ALLOW_ROOT) lessons/
 
 browser:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
