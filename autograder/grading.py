@@ -267,32 +267,14 @@ def limit_outputs(notebook: nbformat.NotebookNode, max_chars: int) -> None:
 
 
 def answer_sources(notebook: nbformat.NotebookNode, instructor: InstructorVersion) -> list[tuple[str, str]]:
-    """The learner's answer cells, by the instructor's grade_ids, in the instructor's order.
-
-    An answer cell whose nbgrader metadata was stripped is found by position instead: the
-    plain code cells just before its (restored) test cell.
-    """
-    cells = notebook.cells
-    found = []
-    for answer in instructor.answer_cells:
-        source = None
-        for cell in cells:
-            if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade_id") == answer:
-                source = cell.source
-                break
-        if source is None:
-            tests = [index for index, cell in enumerate(cells)
-                     if str(cell.metadata.get("nbgrader", {}).get("grade_id", "")).startswith(answer + "_test")]
-            if tests:
-                index = tests[0] - 1
-                pieces = []
-                while index >= 0 and cells[index].cell_type == "code" and "nbgrader" not in cells[index].metadata:
-                    pieces.insert(0, cells[index].source)
-                    index -= 1
-                source = "\n\n".join(pieces) if pieces else None
-        if source is not None:
-            found.append((answer, source))
-    return found
+    """The learner's answer cells, by the instructor's grade_ids, in the instructor's order
+    (after :func:`sanitize_metadata`, which finds answer cells whose metadata was stripped)."""
+    sources = {}
+    for cell in notebook.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if cell.cell_type == "code" and grade_id in instructor.answer_cells and grade_id not in sources:
+            sources[grade_id] = cell.source
+    return [(answer, sources[answer]) for answer in instructor.answer_cells if answer in sources]
 
 
 def trusted_request(notebook: nbformat.NotebookNode, instructor: InstructorVersion) -> dict:
