@@ -56,15 +56,6 @@ class Step:
     value: Optional[torch.Tensor] = None  # a copy of the output as it was when the op returned
     output_before: Optional[torch.Tensor] = None  # for in-place ops: the input before
 
-    @property
-    def module_type(self) -> str:
-        return type(self.module).__name__ if self.module is not None else "a function call"
-
-    def describe(self) -> str:
-        if self.module is not None:
-            return f"{self.module_type}"
-        return f"{self.raw}()"
-
 
 @dataclasses.dataclass
 class Trace:
@@ -75,9 +66,6 @@ class Trace:
     path: list[Step]  # from the input to the output, neutral ops removed
     branches: bool  # some step on the path reads two input-derived tensors (e.g. a residual add)
     depends_on_input: bool
-
-    def ops(self) -> list[str]:
-        return [step.op for step in self.path]
 
     def unused(self, op: str) -> list[Step]:
         """Steps of kind ``op`` that ran but whose result never reached the output."""
@@ -117,7 +105,7 @@ class _Recorder(TorchFunctionMode):
         if raw in {"__get__", "__set__", "size", "dim", "numel", "__len__", "shape", "dtype", "device"}:
             return func(*args, **kwargs)
         sources = self._sources(list(args) + list(kwargs.values()))
-        in_place = raw.endswith("_") and not raw.endswith("__") or kwargs.get("inplace") is True
+        in_place = (raw.endswith("_") and not raw.endswith("__")) or kwargs.get("inplace") is True
         before = None
         if in_place and args and isinstance(args[0], torch.Tensor):
             before = args[0].detach().clone()
@@ -180,10 +168,9 @@ def trace_forward(model: nn.Module, x: torch.Tensor) -> Trace:
             step = steps[index]
             if step.op not in NEUTRAL_OPS:
                 path.append(step)
-            upstream = [i for i in step.inputs]
-            if len(upstream) > 1:
+            if len(step.inputs) > 1:
                 branches = True
-            index = upstream[0] if upstream else None
+            index = step.inputs[0] if step.inputs else None
         path.reverse()
     return Trace(steps=steps, output=output, path=path, branches=branches, depends_on_input=depends)
 
