@@ -1,11 +1,11 @@
-"""The ``bnlab`` command line: a thin layer over :mod:`autograder.course` and :mod:`autograder.cohort`."""
+"""The ``bnlab`` command line: a thin layer over :mod:`autograder.course.build` and :mod:`autograder.cohort.run`."""
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
 
-from autograder.course import CourseError, assignments, build, ensure_tools_on_path, find_root, stale_lessons
+from autograder.course.build import CourseError, assignments, build, ensure_tools_on_path, find_root, stale_lessons
 
 
 def _root(args) -> Path:
@@ -30,7 +30,7 @@ def cmd_check(args) -> int:
 
 
 def cmd_grade(args) -> int:
-    from autograder.cohort import grade_cohort
+    from autograder.cohort.run import grade_cohort
 
     root = _root(args)
     summary = grade_cohort(root, Path(args.submitted), Path(args.out), assignments=args.assignment or None,
@@ -41,14 +41,14 @@ def cmd_grade(args) -> int:
 
 
 # --------------------------------------------------------------------------- release, collect, bundle
-# (nbgrader's exchange: autograder.exchange; LMS zips: autograder.collect; learners' zip: autograder.bundle)
+# (nbgrader's exchange: autograder.course.exchange; LMS zips: autograder.course.collect; learners' zip: autograder.course.bundle)
 
 def _zip_options(args) -> dict:
     return {"zip_regexp": args.zip_regexp} if getattr(args, "zip_regexp", None) else {}
 
 
 def cmd_release(args) -> int:
-    from autograder.exchange import release
+    from autograder.course.exchange import release
 
     root = _root(args)
     exchange = Path(args.exchange) if args.exchange else None
@@ -58,7 +58,7 @@ def cmd_release(args) -> int:
 
 
 def cmd_collect(args) -> int:
-    from autograder.exchange import collect
+    from autograder.course.exchange import collect
 
     root = _root(args)
     collected = collect(root, args.assignments or None, Path(args.to), Path(args.exchange) if args.exchange else None)
@@ -69,7 +69,7 @@ def cmd_collect(args) -> int:
 
 
 def cmd_bundle(args) -> int:
-    from autograder.bundle import write_bundle
+    from autograder.course.bundle import write_bundle
 
     path = write_bundle(_root(args), Path(args.out))
     print(f"wrote {path}")

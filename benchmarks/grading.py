@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from autograder.course import ensure_tools_on_path, source_notebook, write_notebook  # noqa: E402
+from autograder.course.build import ensure_tools_on_path, source_notebook, write_notebook  # noqa: E402
 
 
 def make_cohort(folder: Path, assignment: str, students: int) -> None:

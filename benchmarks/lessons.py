@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 from nbclient import NotebookClient  # noqa: E402
 from nbformat.v4 import new_code_cell  # noqa: E402
 
-from autograder.course import assignments, source_notebook  # noqa: E402
+from autograder.course.build import assignments, source_notebook  # noqa: E402
 
 MEASURE_VIEWS = r'''
 import gc, json, statistics, time

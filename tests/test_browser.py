@@ -20,7 +20,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.course import assignments, source_notebook, write_notebook
+from autograder.course.build import assignments, source_notebook, write_notebook
 from browser_support import CHROMIUM, CHROMIUM_ARGS, JupyterLab, wait_for
 from conftest import ROOT
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.course import assignments, source_notebook
+from autograder.course.build import assignments, source_notebook
 from conftest import ROOT, run_bnlab
 
 BEGIN = re.compile(r"BEGIN (SOLUTION|HIDDEN TESTS)")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.course import source_notebook
+from autograder.course.build import source_notebook
 from conftest import ROOT, grade, released, run_bnlab, with_answers, write_submission
 
 ASSIGNMENT = "03_layer_placement"
@@ -87,7 +87,7 @@ def test_resume_after_sigkill_loses_nothing_and_duplicates_nothing(reference, tm
 
 def _processes_left_by(grader_pid: int, wait: float = 10.0) -> set[int]:
     """Processes still alive in the per-submission cgroups of a grader (named after its pid)."""
-    from autograder.limits import support
+    from autograder.run.limits import support
 
     folders = [f for parent in (support().pids, support().memory) if parent is not None
                for f in parent.glob(f"bnlab-{grader_pid}-*")]
@@ -151,7 +151,7 @@ def test_unwritable_out_is_refused_with_nothing_written(tmp_path):
 
 
 def test_gradebook_of_another_course_is_refused(tmp_path):
-    from autograder.course import ensure_tools_on_path
+    from autograder.course.build import ensure_tools_on_path
     from nbgrader.api import Gradebook
 
     ensure_tools_on_path()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.course import assignments, instructor_version
+from autograder.course.build import assignments, instructor_version
 from conftest import ROOT, grade, released, with_answers, write_submission
 
 CORPUS = ROOT / "tests" / "corpus"

@@ -11,7 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.exchange import learner_config
+from autograder.course.exchange import learner_config
 from conftest import ROOT, grade, run_bnlab, with_answers
 
 ASSIGNMENT = "03_layer_placement"

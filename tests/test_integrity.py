@@ -117,7 +117,7 @@ def left_behind(base: Path, token: str, before: set[int]) -> list[str]:
             continue
         ours = (token in info["cmdline"] or token.encode() in info["environ"] or str(base) in info["cwd"]
                 or str(base) in info["cmdline"] or str(base).encode() in info["environ"])
-        grading = "autograder.kernel" in info["cmdline"] or "autograder.zygote" in info["cmdline"]
+        grading = "autograder.run.kernel" in info["cmdline"] or "autograder.run.zygote" in info["cmdline"]
         if ours or (grading and pid not in before and info["uid"] in SANDBOX_UIDS and ours):
             leftovers.append(f"pid {pid} uid {info['uid']} cwd {info['cwd']!r} cmdline {info['cmdline'][:160]!r}")
     return leftovers
@@ -143,7 +143,7 @@ def cohort(tmp_path_factory):
     folders = adversarial.write_cohort(submitted, ctx)
     submitted_before = tree_digest(submitted)
     before = {pid for pid, info in processes().items()
-              if "autograder.kernel" in info["cmdline"] or "autograder.zygote" in info["cmdline"]}
+              if "autograder.run.kernel" in info["cmdline"] or "autograder.run.zygote" in info["cmdline"]}
     saved_tmpdir = os.environ.get("TMPDIR")
     os.environ["TMPDIR"] = str(scratch_tmp)
     started = time.monotonic()
@@ -279,7 +279,7 @@ def _page_text(path: Path) -> str:
 
 @pytest.mark.slow
 def test_feedback_hides_hidden_tests_and_solutions(cohort):
-    from autograder.cohort import safe_name
+    from autograder.cohort.feedback import safe_name
 
     hidden = adversarial.hidden_test_lines()
     solution = adversarial.solution_lines()

@@ -9,7 +9,7 @@ import sys
 import nbformat
 import pytest
 
-from autograder.course import assignments, source_notebook
+from autograder.course.build import assignments, source_notebook
 from conftest import ROOT, grade, released, run_bnlab, write_submission
 
 ASSIGNMENTS = assignments(ROOT)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import sandbox
+from autograder.run import sandbox
 from conftest import ROOT
 
 pytestmark = pytest.mark.skipif(not sandbox.probe().available, reason="no bubblewrap sandbox on this machine")

@@ -10,8 +10,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.collect import lay_out
-from autograder.course import CourseError, assignments
+from autograder.course.collect import lay_out
+from autograder.course.build import CourseError, assignments
 from conftest import ROOT, grade, released, run_bnlab, with_answers, write_submission
 
 ASSIGNMENT = "03_layer_placement"

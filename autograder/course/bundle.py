@@ -19,7 +19,7 @@ import io
 import zipfile
 from pathlib import Path
 
-from autograder.course import LESSONS, CourseError, assignments
+from autograder.course.build import LESSONS, CourseError, assignments
 
 try:
     import tomllib

@@ -20,7 +20,7 @@ import subprocess
 from pathlib import Path
 from typing import Optional
 
-from autograder.course import LESSONS, CourseError, assignments, build, nbgrader_command
+from autograder.course.build import LESSONS, CourseError, assignments, build, nbgrader_command
 
 COURSE_ID = "bnlab"
 

@@ -1,9 +1,9 @@
 """The kernel a submission runs in: an IPython kernel started inside limits.
 
-``python -m autograder.kernel --memory-mb 3072 --threads 1 -- -f CONNECTION_FILE`` applies the
+``python -m autograder.run.kernel --memory-mb 3072 --threads 1 -- -f CONNECTION_FILE`` applies the
 limits to its own process (they are inherited by anything the learner's code starts), seeds
 ``random``, NumPy and PyTorch, then becomes an ordinary ipykernel.  The grader's kernel
-manager (:mod:`autograder.execute`) starts it in a process group of its own and ends the
+manager (:mod:`autograder.run.notebook`) starts it in a process group of its own and ends the
 whole group when the submission is done.
 """
 from __future__ import annotations

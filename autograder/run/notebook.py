@@ -5,7 +5,7 @@ the whole-notebook deadline, a dead kernel (``os._exit``, a segfault, the memory
 back as a status and a one-sentence reason, with the cells that did run kept.
 
 Kernels come from a :class:`Zygote` (a fork server that has already imported PyTorch) when one
-is given, otherwise from ``python -m autograder.kernel``.  Either way each submission gets a
+is given, otherwise from ``python -m autograder.run.kernel``.  Either way each submission gets a
 new process, in a cgroup of its own where the machine allows it; when the submission ends,
 every process in that group is killed.
 """
@@ -31,7 +31,7 @@ from jupyter_client.provisioning import LocalProvisioner
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-from autograder.limits import SubmissionCgroup, support as cgroup_support
+from autograder.run.limits import SubmissionCgroup, support as cgroup_support
 
 
 @dataclasses.dataclass
@@ -63,10 +63,10 @@ class Execution:
 
 
 class Zygote:
-    """A running ``python -m autograder.zygote``; :meth:`spawn` forks a kernel from it."""
+    """A running ``python -m autograder.run.zygote``; :meth:`spawn` forks a kernel from it."""
 
     def __init__(self, command_prefix: Optional[list[str]] = None, env: Optional[dict] = None):
-        command = [*(command_prefix or []), sys.executable, "-m", "autograder.zygote"]
+        command = [*(command_prefix or []), sys.executable, "-m", "autograder.run.zygote"]
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         stderr=subprocess.DEVNULL, text=True, bufsize=1,
                                         env=env, start_new_session=True)
@@ -159,7 +159,7 @@ class ForkProvisioner(LocalProvisioner):
 
 class GradingKernelManager(AsyncKernelManager):
     """A kernel manager for one submission: its kernel is forked by the zygote when there is
-    one, or started as ``python -m autograder.kernel`` with the given limits."""
+    one, or started as ``python -m autograder.run.kernel`` with the given limits."""
 
     def __init__(self, limits: Limits, workdir: Path, cgroup: Optional[SubmissionCgroup],
                  zygote: Optional[Zygote] = None, sandbox_uid: Optional[int] = None, **kwargs):
@@ -184,7 +184,7 @@ class GradingKernelManager(AsyncKernelManager):
     @property
     def kernel_spec(self) -> KernelSpec:  # type: ignore[override]
         limits = self._limits
-        argv = [sys.executable, "-m", "autograder.kernel", "--memory-mb", str(limits.memory_mb),
+        argv = [sys.executable, "-m", "autograder.run.kernel", "--memory-mb", str(limits.memory_mb),
                 "--threads", str(limits.threads), "--max-processes", str(limits.max_processes)]
         for procs in (self._cgroup.procs_files if self._cgroup else []):
             argv += ["--cgroup-procs", procs]
@@ -335,7 +335,7 @@ def run_trusted(request: dict, workdir: Path, limits: Limits, zygote: Optional[Z
                                 "trusted": [str(request_path), str(result_path)]})
             process = ForkedProcess(pid)
         else:
-            argv = [sys.executable, "-m", "autograder.kernel", "--memory-mb", str(limits.memory_mb),
+            argv = [sys.executable, "-m", "autograder.run.kernel", "--memory-mb", str(limits.memory_mb),
                     "--threads", str(limits.threads), "--max-processes", str(limits.max_processes)]
             for procs in (cgroup.procs_files if cgroup else []):
                 argv += ["--cgroup-procs", procs]

@@ -2,7 +2,7 @@
 
 :func:`grade_submission` is a plain function from a notebook file to a :class:`Result`; it
 writes nothing but the executed notebook it is asked to keep.  The cohort layer
-(:mod:`autograder.cohort`) adds the queue, the gradebook, the reports and resuming.
+(:mod:`autograder.cohort.run`) adds the queue, the gradebook, the reports and resuming.
 
 Scores come from the instructor's version: which cells are graded and how many points each
 is worth are read from it, never from the submission's metadata.
@@ -25,9 +25,9 @@ from nbgrader.preprocessors import (
     CheckCellMetadata, ClearOutput, DeduplicateIds, LimitOutput, OverwriteCells, OverwriteKernelspec,
 )
 
-from autograder.course import InstructorVersion
-from autograder.execute import Limits, Zygote, execute_notebook, run_trusted
-from autograder.sandbox import prepare_scratch
+from autograder.course.build import InstructorVersion
+from autograder.run.notebook import Limits, Zygote, execute_notebook, run_trusted
+from autograder.run.sandbox import prepare_scratch
 
 MAX_NOTEBOOK_BYTES = 32 * 1024 * 1024
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")

@@ -31,7 +31,7 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-from autograder.course import CourseError
+from autograder.course.build import CourseError
 
 ASSIGNMENTS = "{assignments}"
 _TAIL = r"(?:[-_. (][^/]*)?\.ipynb$"

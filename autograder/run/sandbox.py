@@ -1,6 +1,6 @@
 """Isolation of learners' code: bubblewrap namespaces and one unprivileged user per worker.
 
-The grader starts its fork server (:mod:`autograder.zygote`) inside a bubblewrap sandbox:
+The grader starts its fork server (:mod:`autograder.run.zygote`) inside a bubblewrap sandbox:
 
 - no network (a new network namespace: even the machine's loopback listeners are out of reach;
   kernels talk to the grader over jupyter_client's ``ipc`` transport, files in the scratch folder);

@@ -63,7 +63,7 @@ def _child(request: dict) -> None:
     try:
         os.setsid()
         die_with_parent()  # the kernel ends with the fork server, which ends with the grader
-        from autograder.kernel import apply_limits, join_cgroups, seed_and_configure
+        from autograder.run.kernel import apply_limits, join_cgroups, seed_and_configure
 
         join_cgroups(request.get("cgroups", []))
         devnull = os.open(os.devnull, os.O_RDWR)

@@ -1,0 +1,1 @@
+"""A cohort: find submissions, grade them on workers, record each once, report."""

@@ -1,0 +1,1 @@
+"""Building the course: lessons from solutions, the instructor version, the exchange, collecting, bundles."""

@@ -1,0 +1,1 @@
+"""The trusted side: plain-data evidence in, a verdict and a diagnosis out; never imports or runs learner code."""

@@ -1,0 +1,1 @@
+"""One submission: read it, restore the instructor's cells, run it, judge it, score it."""
