@@ -831,7 +831,7 @@ def _diagnose(spec: Spec, cases: dict, ev: Evidence, found: dict, combos: list) 
                 stages.insert(position, batch_norm(b, "standard", spec.bn_dims))
                 if try_(stages):
                     fail(_misplaced(position, spec))
-        for a, b in itertools.permutations(bns, 2):
+        for a, b in itertools.product(bns, repeat=2):
             if try_(_stages(spec, {**rest, "bn": a}, {"bn": [batch_norm(a, "standard", spec.bn_dims),
                                                               batch_norm(b, "standard", spec.bn_dims)]})):
                 fail(f"Your forward normalizes 2 times; the exercise asks for exactly one {bn_label}, between "
