@@ -716,6 +716,9 @@ def _inputs_unchanged(cases: dict, ev: Evidence) -> bool:
 
 def _defaults(spec: Spec, ev: Evidence, bn: Module) -> None:
     label_ = spec.bn_label
+    if not [name for name in list(ev.params) + list(ev.buffers) if name.startswith(f"{bn.name}.")]:
+        fail(f"Your {label_} has no gamma, beta or running statistics: it is not an nn.{label_} (a layer named "
+             f"like it is not the layer); use nn.{label_}.")
     if bn.attr("affine") is False or f"{bn.name}.weight" not in ev.params or f"{bn.name}.bias" not in ev.params:
         fail(f"Your {label_} has affine=False: it has no gamma and beta to learn; the exercise asks for "
              f"PyTorch's default affine=True (nn.{label_}).")
@@ -846,14 +849,15 @@ def _diagnose(spec: Spec, cases: dict, ev: Evidence, found: dict, combos: list) 
     if not bns and wrong_kinds:
         fail(_wrong_kind(wrong_kinds[0], spec))
     other_norms = [m for m in ev.modules if m.kind in NORM_KINDS and m.kind not in USES]
+    over = "each feature over the batch" if spec.bn_dims == 2 else "each channel over the batch and all positions"
     if not bns and other_norms:
-        fail(f"You normalize with {other_norms[0].kind}; the exercise asks for nn.{bn_label}, which normalizes each "
-             f"feature over the batch.")
+        fail(f"You normalize with {other_norms[0].kind}; the exercise asks for nn.{bn_label}, which normalizes "
+             f"{over}.")
     if not bns and "batch_norm" in ev.functions:
         fail(f"You call F.batch_norm directly; create an nn.{bn_label} layer in __init__ and call it in forward.")
     if not bns and {"layer_norm", "group_norm", "instance_norm"} & ev.functions:
         fail(f"You normalize with {sorted({'layer_norm', 'group_norm', 'instance_norm'} & ev.functions)[0]}; the "
-             f"exercise asks for nn.{bn_label}, which normalizes each feature over the batch.")
+             f"exercise asks for nn.{bn_label}, which normalizes {over}.")
     if not bns and others_found and BN_STAT_FUNCTIONS & ev.functions:
         fail(f"You normalize by hand; the exercise asks for the layer nn.{bn_label}, between {after} and the {act}.")
     layers = [label(m) for m in ev.modules if m.kind and m.kind not in {"Sequential", "ModuleList", "ModuleDict"}]
@@ -914,6 +918,9 @@ def _diagnose_gradients(spec: Spec, cases: dict, ev: Evidence, chosen: dict, ref
     if gamma in missing and beta in missing:
         fail(f"No gradient reaches your {bn_label}: its gamma and beta get none, so training cannot learn them; "
              f"{advice}.")
+    if missing == ["the input x"]:
+        fail("No gradient reaches the input x: your forward cuts x off from autograd (.detach(), .numpy(), "
+             "torch.tensor(x)...); gradients must flow back to the input, as through any layer.")
     if missing:
         fail(f"No gradient reaches {', '.join(_layer_of(n, ev) for n in missing)}: training cannot learn "
              f"{'it' if len(missing) == 1 else 'them'}; {advice}.")
