@@ -82,7 +82,8 @@ def cases(seed: int, hidden: bool) -> dict:
     return {"perturb_seed": int(torch.randint(0, 2**31 - 1, (1,), generator=generator)),
             "runs": [{"mode": "train", "x": wire.tensor(first), "backward": True, "weights": wire.tensor(weights)},
                      {"mode": "train", "x": wire.tensor(_images(generator, *shapes[1]))},
-                     {"mode": "eval", "x": wire.tensor(_images(generator, *shapes[2]))}]}
+                     {"mode": "eval", "x": wire.tensor(_images(generator, *shapes[2])
+                                                       * torch.linspace(1.0, 4.0, shapes[2][0]).reshape(-1, 1, 1, 1))}]}
 
 
 def collect(namespace: dict, cases: dict) -> dict:

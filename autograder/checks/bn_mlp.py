@@ -85,7 +85,13 @@ def cases(seed: int, hidden: bool) -> dict:
     return {"perturb_seed": int(torch.randint(0, 2**31 - 1, (1,), generator=generator)),
             "runs": [{"mode": "train", "x": wire.tensor(first), "backward": True, "weights": wire.tensor(weights)},
                      {"mode": "train", "x": wire.tensor(_batch(generator, sizes[1]))},
-                     {"mode": "eval", "x": wire.tensor(_batch(generator, sizes[2]))}]}
+                     {"mode": "eval", "x": wire.tensor(_spread(_batch(generator, sizes[2])))}]}
+
+
+def _spread(x: torch.Tensor) -> torch.Tensor:
+    """Rows scaled by 1 to 4: in eval mode each example stands alone, and large pre-activations
+    tell a ReLU from a clipped one (ReLU6, hardtanh)."""
+    return x * torch.linspace(1.0, 4.0, x.shape[0]).unsqueeze(1)
 
 
 def collect(namespace: dict, cases: dict) -> dict:
