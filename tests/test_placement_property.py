@@ -9,7 +9,10 @@ random gamma, beta and running statistics), and compares the two models on batch
 outputs in training and eval mode, running statistics, gradients of every parameter and of the
 input, the inputs afterwards.  The judge grades the same variant as the grader does (``gather``
 and ``verdict`` in process, on the visible and one hidden case).  Reported: the false passes
-(the judge passed what the oracle calls wrong) and false fails, both must be 0.
+(the judge passed what the oracle calls wrong) and false fails, both must be 0.  The same for
+``BatchNormCNN`` (pooling, flattening and activation spellings, positions, modes, detaches)
+against ``nn.Sequential(Conv2d(3, 16, 3, padding=1), BatchNorm2d(16), ReLU, AdaptiveAvgPool2d(1),
+Flatten, Linear(16, 10))``.
 
     .venv/bin/python -m pytest tests/test_placement_property.py -s
 """
@@ -302,9 +305,9 @@ def oracle(cls: type, seed: int) -> bool:
     return True
 
 
-def judge_passes(cls: type, hidden_seed: int) -> tuple[bool, str]:
-    module = exercise_module("bn_mlp")
-    namespace = {"__name__": "__main__", "torch": torch, "nn": nn, "F": F, "BatchNormMLP": cls}
+def judge_passes(exercise: str, class_name: str, cls: type, hidden_seed: int) -> tuple[bool, str]:
+    module = exercise_module(exercise)
+    namespace = {"__name__": "__main__", "torch": torch, "nn": nn, "F": F, class_name: cls}
     for seed, hidden in ((VISIBLE_SEED, False), (hidden_seed, True)):
         cases = roundtrip(module.cases(seed, hidden))
         result = verdict(module, cases, roundtrip(gather(module, namespace, cases)))
@@ -313,22 +316,230 @@ def judge_passes(cls: type, hidden_seed: int) -> tuple[bool, str]:
     return True, ""
 
 
+def _count(exercise: str, class_name: str, configs: list, make, label) -> tuple[int, list, list]:
+    false_pass, false_fail, right = [], [], 0
+    for index, cfg in enumerate(configs):
+        cls = make(cfg)
+        good = label(cls, 1000 + index)
+        right += good
+        passed, feedback = judge_passes(exercise, class_name, cls, 5000 + index)
+        if passed and not good:
+            false_pass.append(cfg)
+        elif good and not passed:
+            false_fail.append((cfg, feedback))
+    return right, false_pass, false_fail
+
+
 def test_judge_agrees_with_an_independent_oracle():
     torch.set_num_threads(1)
-    false_pass, false_fail, right = [], [], 0
-    configs = variants()
-    for index, cfg in enumerate(configs):
-        cls = make_variant(cfg)
-        label = oracle(cls, 1000 + index)
-        right += label
-        passed, feedback = judge_passes(cls, 5000 + index)
-        if passed and not label:
-            false_pass.append(cfg)
-        elif label and not passed:
-            false_fail.append((cfg, feedback))
-    print(f"\n{len(configs)} variants ({right} right, {len(configs) - right} wrong by the oracle): "
-          f"{len(false_pass)} false passes, {len(false_fail)} false fails")
-    assert len(configs) >= 500
-    assert 0.2 < right / len(configs) < 0.8
-    assert not false_pass, f"the judge passed wrong models: {false_pass[:5]}"
-    assert not false_fail, f"the judge failed right models: {false_fail[:5]}"
+    totals = {"variants": 0, "false passes": 0, "false fails": 0}
+    problems = []
+    for exercise, class_name, configs, make, label in (
+            ("bn_mlp", "BatchNormMLP", variants(), make_variant, oracle),
+            ("bn_cnn", "BatchNormCNN", cnn_variants(), make_cnn_variant, cnn_oracle)):
+        right, false_pass, false_fail = _count(exercise, class_name, configs, make, label)
+        print(f"\n{exercise}: {len(configs)} variants ({right} right, {len(configs) - right} wrong by the oracle): "
+              f"{len(false_pass)} false passes, {len(false_fail)} false fails")
+        assert 0.2 < right / len(configs) < 0.8
+        totals["variants"] += len(configs)
+        totals["false passes"] += len(false_pass)
+        totals["false fails"] += len(false_fail)
+        problems += [("false pass", exercise, cfg) for cfg in false_pass[:3]]
+        problems += [("false fail", exercise, cfg, feedback) for cfg, feedback in false_fail[:3]]
+    print(f"in all: {totals}")
+    assert totals["variants"] >= 500
+    assert totals["false passes"] == 0 and totals["false fails"] == 0, problems
+
+
+# ------------------------------------------------------------------------------ bn_cnn variants
+CNN_RIGHT = {
+    "container": ["attributes", "sequential"],
+    "bias": [True, False],
+    "relu": ["module", "F.relu", "clamp", "inplace", "maximum"],
+    "pool": ["adaptive_module", "adaptive_functional", "mean", "sum_div", "avg_pool_whole", "mean_keepdim"],
+    "flatten": ["module", "flatten", "view", "squeeze"],
+    "norm": ["bn", "bn_momentum_none", "bn_eps", "bn_subclass"],
+    "place": ["right"],
+    "mode": ["standard"],
+    "grad": ["none"],
+}
+CNN_WRONG = {
+    "relu": ["none", "leaky", "tanh", "relu6"],
+    "pool": ["max", "fixed_avg8", "sum", "mean_height_only"],
+    "norm": ["instance_norm", "group_norm", "affine_false", "no_running_stats", "functional_no_state"],
+    "place": ["after_relu", "input", "after_pool", "unused", "thrown_away", "twice"],
+    "mode": ["frozen", "skip_eval", "batch_always", "eval_override"],
+    "grad": ["detach_bn_output", "detach_conv_weight", "no_grad_bn", "numpy_input", "detach_head_weight"],
+}
+
+
+def cnn_variants(count: int = 160) -> list[dict]:
+    rng = random.Random(1)
+
+    def right() -> dict:
+        return {key: rng.choice(options) for key, options in CNN_RIGHT.items()}
+
+    found = [right() for _ in range(count * 2 // 5)]
+    for key, options in itertools.cycle(list(CNN_WRONG.items())):
+        if len(found) >= count:
+            break
+        cfg = right()
+        cfg[key] = rng.choice(options)
+        found.append(cfg)
+    return found
+
+
+def _cnn_norm(norm: str, n: int):
+    return {
+        "bn": lambda: nn.BatchNorm2d(n), "bn_momentum_none": lambda: nn.BatchNorm2d(n, momentum=None),
+        "bn_eps": lambda: nn.BatchNorm2d(n, eps=1e-3), "bn_subclass": lambda: type("MyBN", (nn.BatchNorm2d,), {})(n),
+        "instance_norm": lambda: nn.InstanceNorm2d(n, affine=True), "group_norm": lambda: nn.GroupNorm(1, n),
+        "affine_false": lambda: nn.BatchNorm2d(n, affine=False),
+        "no_running_stats": lambda: nn.BatchNorm2d(n, track_running_stats=False),
+    }.get(norm, lambda: None)()
+
+
+def _pool(kind: str, h):
+    return {
+        "adaptive_module": lambda: nn.AdaptiveAvgPool2d(1)(h), "adaptive_functional": lambda: F.adaptive_avg_pool2d(h, 1),
+        "mean": lambda: h.mean(dim=(2, 3)), "sum_div": lambda: h.sum(dim=(2, 3)) / (h.shape[2] * h.shape[3]),
+        "avg_pool_whole": lambda: F.avg_pool2d(h, h.shape[-2:]), "mean_keepdim": lambda: h.mean((2, 3), keepdim=True),
+        "max": lambda: F.adaptive_max_pool2d(h, 1), "fixed_avg8": lambda: F.avg_pool2d(h, 8, ceil_mode=True),
+        "sum": lambda: h.sum(dim=(2, 3)), "mean_height_only": lambda: h.mean(dim=2)[..., 0],
+    }[kind]()
+
+
+def make_cnn_variant(cfg: dict) -> type:
+    place, norm, mode, grad = cfg["place"], cfg["norm"], cfg["mode"], cfg["grad"]
+    width = 3 if place == "input" else 16
+
+    class BatchNormCNN(nn.Module):
+        def __init__(self):
+            super().__init__()
+            conv, head = nn.Conv2d(3, 16, 3, padding=1, bias=cfg["bias"]), nn.Linear(16, 10)
+            bn = _cnn_norm(norm, width)
+            bn2 = _cnn_norm(norm, width) if place == "twice" else None
+            layers = [conv, head] + [m for m in (bn, bn2) if m is not None]
+            if cfg["container"] == "sequential":
+                self.layers = nn.Sequential(*layers)
+            else:
+                for index, layer in enumerate(layers):
+                    setattr(self, f"layer{index}", layer)
+            self._parts = (conv, head, bn, bn2)
+
+        if mode == "eval_override":
+            def train(self, mode=True):
+                return super().train(True)
+
+        def _normalize(self, h):
+            conv, head, bn, bn2 = self._parts
+            if norm == "functional_no_state":
+                return F.batch_norm(h, None, None, training=True)
+            if place == "unused":
+                return h
+            if place == "thrown_away":
+                bn(h)
+                return h
+            if mode == "frozen":
+                bn.eval()
+            if mode == "skip_eval" and not self.training:
+                return h
+            if mode == "batch_always":
+                out = F.batch_norm(h, bn.running_mean, bn.running_var, bn.weight, bn.bias, True, 0.1, bn.eps)
+                bn.num_batches_tracked += 1
+            elif grad == "no_grad_bn":
+                with torch.no_grad():
+                    out = bn(h)
+            else:
+                out = bn(h)
+            if place == "twice":
+                out = bn2(out)
+            return out.detach() if grad == "detach_bn_output" else out
+
+        def forward(self, x):
+            conv, head, bn, bn2 = self._parts
+            if grad == "numpy_input":
+                x = torch.tensor(x.detach().numpy())
+            if place == "input":
+                x = self._normalize(x)
+            weight = conv.weight.detach() if grad == "detach_conv_weight" else conv.weight
+            h = F.conv2d(x, weight, conv.bias, padding=1)
+            if place in {"right", "unused", "thrown_away", "twice"}:
+                h = self._normalize(h)
+            h = _relu(cfg["relu"], h)
+            if place == "after_relu":
+                h = self._normalize(h)
+            h = _pool(cfg["pool"], h)
+            if place == "after_pool":
+                h = self._normalize(h if h.dim() == 4 else h[..., None, None])
+            h = {"module": lambda: nn.Flatten()(h), "flatten": lambda: torch.flatten(h, 1),
+                 "view": lambda: h.view(h.size(0), -1), "squeeze": lambda: h.squeeze(-1).squeeze(-1)
+                 if h.dim() == 4 else h}[cfg["flatten"]]()
+            head_weight = head.weight.detach() if grad == "detach_head_weight" else head.weight
+            return F.linear(h, head_weight, head.bias)
+
+    return BatchNormCNN
+
+
+def cnn_oracle(cls: type, seed: int) -> bool:
+    torch.manual_seed(seed)
+    try:
+        model = cls()
+        conv = next(m for m in model.modules() if type(m) is nn.Conv2d and m.in_channels == 3 and m.out_channels == 16
+                    and m.kernel_size == (3, 3) and m.padding == (1, 1))
+        head = next(m for m in model.modules() if type(m) is nn.Linear and (m.in_features, m.out_features) == (16, 10))
+        bns = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d) and m.num_features == 16]
+    except StopIteration:
+        return False
+    if not bns or bns[0].weight is None or bns[0].running_mean is None:
+        return False
+    bn = bns[0]
+    g = torch.Generator().manual_seed(seed + 1)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d) and m.weight is not None and m.running_mean is not None:
+                m.weight.copy_(1 + 0.4 * torch.randn(m.num_features, generator=g))
+                m.bias.copy_(0.3 * torch.randn(m.num_features, generator=g))
+                m.running_mean.copy_(0.5 * torch.randn(m.num_features, generator=g))
+                m.running_var.copy_(0.5 + torch.rand(m.num_features, generator=g))
+    reference = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1, bias=conv.bias is not None),
+                              nn.BatchNorm2d(16, eps=bn.eps, momentum=bn.momentum), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+                              nn.Flatten(), nn.Linear(16, 10))
+    with torch.no_grad():
+        reference[0].weight.copy_(conv.weight)
+        if conv.bias is not None:
+            reference[0].bias.copy_(conv.bias)
+        for key in ("weight", "bias", "running_mean", "running_var", "num_batches_tracked"):
+            getattr(reference[1], key).copy_(getattr(bn, key))
+        reference[5].weight.copy_(head.weight)
+        reference[5].bias.copy_(head.bias)
+    pairs = [(conv.weight, reference[0].weight), (bn.weight, reference[1].weight), (bn.bias, reference[1].bias),
+             (head.weight, reference[5].weight), (head.bias, reference[5].bias)]
+    batches = [(torch.randn(6, 3, 9, 9, generator=g) * 2 + 1, "train"),
+               (torch.randn(2, 3, 4, 4, generator=g) * 2, "train"),
+               (torch.randn(3, 3, 10, 10, generator=g) * 8 + 2, "eval")]
+    try:
+        for index, (x, mode) in enumerate(batches):
+            for net in (model, reference):
+                net.train(mode == "train")
+            x_model, x_ref = x.clone().requires_grad_(index == 0), x.clone().requires_grad_(index == 0)
+            out, expected = model(x_model), reference(x_ref)
+            if not _close(out, expected) or not torch.equal(x_model.detach(), x):
+                return False
+            for key in ("running_mean", "running_var", "num_batches_tracked"):
+                if not _close(getattr(bn, key), getattr(reference[1], key)):
+                    return False
+            if index == 0:
+                w = torch.randn(6, 10, generator=g)
+                (expected * w).sum().backward()
+                try:
+                    (out * w).sum().backward()
+                except RuntimeError:
+                    return False
+                for mine, theirs in pairs + [(x_model, x_ref)]:
+                    got = mine.grad if mine.grad is not None else torch.zeros_like(mine)
+                    if not _close(got, theirs.grad):
+                        return False
+    except Exception:
+        return False
+    return True
