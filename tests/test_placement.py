@@ -1,9 +1,18 @@
-"""utils.placement and utils.widgets.SliderView: what lesson 03 shows and claims."""
+"""utils.placement and utils.widgets.SliderView: what lesson 03 shows and claims; and the judge of its two
+exercises (autograder.checks._models, which replaced the operation-name trace of _placement.py)."""
 from __future__ import annotations
+
+import copy
+import json
 
 import ipywidgets as widgets
 import pytest
+import torch
+from torch import nn
 
+from autograder.checks import _models, exercise_module, gather, roundtrip
+from autograder.judge import wire
+from autograder.judge.decide import verdict
 from utils import placement
 from utils.widgets import SliderView
 
@@ -69,16 +78,6 @@ def test_bn_on_the_output_pushes_confident_positives_below_one_half():
 
 # ------------------------------------------------------------------ the bn_mlp / bn_cnn judge
 # (autograder.checks._models, which replaced the operation-name trace of _placement.py)
-import copy
-import json
-
-import torch
-from torch import nn
-
-from autograder.checks import _models, exercise_module, gather, roundtrip
-from autograder.judge import wire
-from autograder.judge.decide import verdict
-
 RIGHT_MLP = """
 class BatchNormMLP(nn.Module):
     def __init__(self):

@@ -401,7 +401,8 @@ def _cnn_norm(norm: str, n: int):
 
 def _pool(kind: str, h):
     return {
-        "adaptive_module": lambda: nn.AdaptiveAvgPool2d(1)(h), "adaptive_functional": lambda: F.adaptive_avg_pool2d(h, 1),
+        "adaptive_module": lambda: nn.AdaptiveAvgPool2d(1)(h),
+        "adaptive_functional": lambda: F.adaptive_avg_pool2d(h, 1),
         "mean": lambda: h.mean(dim=(2, 3)), "sum_div": lambda: h.sum(dim=(2, 3)) / (h.shape[2] * h.shape[3]),
         "avg_pool_whole": lambda: F.avg_pool2d(h, h.shape[-2:]), "mean_keepdim": lambda: h.mean((2, 3), keepdim=True),
         "max": lambda: F.adaptive_max_pool2d(h, 1), "fixed_avg8": lambda: F.avg_pool2d(h, 8, ceil_mode=True),

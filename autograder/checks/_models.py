@@ -30,7 +30,7 @@ from typing import Callable, Optional
 
 import torch
 
-from autograder.checks import call, quietly
+from autograder.checks import call
 from autograder.judge import wire
 from autograder.judge.verdict import fail
 
@@ -94,11 +94,6 @@ def _flags(model) -> dict:
             for name, module in list(model.named_modules())[:64]}
 
 
-def _forward(model, x: torch.Tensor) -> tuple:
-    output, error = call(model, x)
-    return output, error
-
-
 def collect_model(namespace: dict, class_name: str, cases: dict) -> dict:
     """Sandbox side: the evidence described in the module docstring, as plain data."""
     from torch import nn
@@ -135,7 +130,7 @@ def collect_model(namespace: dict, class_name: str, cases: dict) -> dict:
                 parameter.grad = None
         _, mode_error = call(model.train if mode == "train" else model.eval)
         record: dict = {"mode_error": mode_error, "flags": _flags(model)}
-        output, error = _forward(model, x)
+        output, error = call(model, x)
         record["output"] = error if error is not None else wire.value(output)
         if run.get("backward") and error is None:
             weights = wire.as_tensor(run["weights"], "weights")
