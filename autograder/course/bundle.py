@@ -108,7 +108,7 @@ def bundle_files(root: Path) -> dict[str, bytes]:
         notebook = root / LESSONS / name / f"{name}.ipynb"
         if not notebook.is_file():
             raise CourseError(f"{LESSONS}/{name}/{name}.ipynb does not exist; run `bnlab build` first")
-    for folder in (root / LESSONS, root / "utils", root / "autograder" / "checks"):
+    for folder in (root / LESSONS, root / "utils", root / "autograder" / "checks", root / "autograder" / "judge"):
         for path in sorted(folder.rglob("*")):
             if _keep(path, root):
                 files[path.relative_to(root).as_posix()] = path
