@@ -65,3 +65,129 @@ def test_bn_on_the_output_pushes_confident_positives_below_one_half():
     demo = placement.output_bn_demo()
     assert demo["above_half_without_bn"] == 1.0
     assert 0.3 < demo["above_half_with_bn"] < 0.7
+
+
+# ------------------------------------------------------------------ the bn_mlp / bn_cnn judge
+# (autograder.checks._models, which replaced the operation-name trace of _placement.py)
+import copy
+import json
+
+import torch
+from torch import nn
+
+from autograder.checks import _models, exercise_module, gather, roundtrip
+from autograder.judge import wire
+from autograder.judge.decide import verdict
+
+RIGHT_MLP = """
+class BatchNormMLP(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(20, 64), nn.BatchNorm1d(64, momentum=None), nn.ReLU(),
+                                 nn.Linear(64, 1), nn.Sigmoid())
+
+    def forward(self, x):
+        return self.net(x)
+"""
+FUNCTIONAL_MLP = """
+class BatchNormMLP(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1, self.fc2 = nn.Linear(20, 64), nn.Linear(64, 1)
+
+    def forward(self, x):
+        return torch.sigmoid(self.fc2(F.relu(F.batch_norm(self.fc1(x), None, None, training=True))))
+"""
+
+
+def _evidence(exercise: str, source: str, seed: int = 0, hidden: bool = False):
+    module = exercise_module(exercise)
+    namespace: dict = {"__name__": "__main__"}
+    exec(module.PRELUDE, namespace)
+    exec(source, namespace)
+    cases = roundtrip(module.cases(seed, hidden))
+    return module, cases, roundtrip(gather(module, namespace, cases))
+
+
+def test_the_reference_simulation_is_pytorchs_batchnorm_in_training_and_eval():
+    """The judge's float64 rebuild agrees with torch.nn's layers (outputs, running stats, grads)."""
+    module, cases, gathered = _evidence("bn_mlp", RIGHT_MLP, seed=3, hidden=True)
+    ev = _models.decode(gathered["evidence"])
+    chosen = {key: found[0] for key, found in _models._candidates(module.SPEC, ev).items()}
+    pred = _models.simulate(_models._stages(module.SPEC, chosen), ev, cases)
+    net = nn.Sequential(nn.Linear(20, 64), nn.BatchNorm1d(64, momentum=None), nn.ReLU(), nn.Linear(64, 1),
+                        nn.Sigmoid()).double()
+    state = {name.replace("net.", ""): tensor for name, tensor in {**ev.params, **ev.buffers}.items()}
+    net.load_state_dict({k: v.double() if v.is_floating_point() else v for k, v in state.items()})
+    for index, run in enumerate(cases["runs"]):
+        net.train(run["mode"] == "train")
+        x = wire.as_tensor(run["x"], dtype=torch.float64).requires_grad_(index == 0)
+        out = net(x)
+        assert torch.allclose(out, pred.outputs[index], atol=1e-12)
+        assert torch.allclose(net[1].running_var, pred.buffers[index]["net.1.running_var"], atol=1e-12)
+        if index == 0:
+            (out * wire.as_tensor(run["weights"], dtype=torch.float64)).sum().backward()
+            assert torch.allclose(net[1].weight.grad, pred.grads["net.1.weight"], atol=1e-12)
+            assert torch.allclose(x.grad, pred.input_grad, atol=1e-12)
+
+
+def test_a_right_model_passes_visible_and_hidden_and_the_notebook_prints_the_lines(capsys):
+    module = exercise_module("bn_mlp")
+    namespace: dict = {"__name__": "__main__"}
+    exec(module.PRELUDE, namespace)
+    exec(RIGHT_MLP, namespace)
+    module.visible(namespace)
+    module.hidden(namespace)
+    assert capsys.readouterr().out.count("✓ BatchNormMLP computes") == 2
+
+
+def test_evidence_that_does_not_match_the_parameters_fails():
+    """Outputs are only right together with the parameters they came from: change one weight in
+    the evidence and the same outputs no longer pass."""
+    module, cases, gathered = _evidence("bn_mlp", RIGHT_MLP)
+    assert verdict(module, cases, gathered).passed
+    forged = copy.deepcopy(gathered)
+    record = next(p for p in forged["evidence"]["parameters"] if p["name"] == "net.3.weight")
+    weight = wire.as_tensor(record["tensor"]) * 1.01
+    record["tensor"] = wire.tensor(weight)
+    assert not verdict(module, cases, forged).passed
+
+
+def test_malformed_evidence_is_refused_not_counted():
+    module, cases, gathered = _evidence("bn_cnn", "from utils.models import BaselineCNN\n" + """
+class BatchNormCNN(BaselineCNN):
+    def __init__(self):
+        super().__init__()
+        self.bn = nn.BatchNorm2d(16)
+
+    def forward(self, x):
+        return self.head(self.pool(self.relu(self.bn(self.conv(x)))).flatten(1))
+""")
+    assert verdict(module, cases, gathered).passed
+    for forge in (lambda e: e["runs"][0].update(output={"kind": "tensor", "dtype": "float32", "shape": [8, 10],
+                                                         "data": "AAAA"}),
+                  lambda e: e.update(modules="everything is fine"),
+                  lambda e: e["runs"].pop()):
+        broken = copy.deepcopy(gathered)
+        forge(broken["evidence"])
+        result = verdict(module, cases, broken)
+        assert not result.passed and "could not be read" in result.feedback
+
+
+def test_the_trace_only_words_a_diagnosis():
+    module, cases, gathered = _evidence("bn_mlp", RIGHT_MLP)
+    blank = copy.deepcopy(gathered)
+    blank["evidence"]["trace"] = {"calls": [], "functions": ["batch_norm", "layer_norm", "var"]}
+    assert verdict(module, cases, blank).passed
+    module, cases, gathered = _evidence("bn_mlp", FUNCTIONAL_MLP)
+    assert "F.batch_norm" in verdict(module, cases, gathered).feedback
+    gathered["evidence"]["trace"] = {"calls": [], "functions": []}
+    result = verdict(module, cases, gathered)
+    assert not result.passed and "F.batch_norm" not in result.feedback
+
+
+def test_the_evidence_is_plain_json_and_the_judge_needs_no_learner_class():
+    module, cases, gathered = _evidence("bn_mlp", RIGHT_MLP)
+    text = json.dumps(gathered)
+    assert "BatchNormMLP" not in {type(v).__name__ for v in gathered.values()}
+    assert verdict(module, cases, json.loads(text)).passed

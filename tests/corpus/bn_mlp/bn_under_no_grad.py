@@ -1,0 +1,13 @@
+# expect: fail: No gradient reaches your BatchNorm1d(64)
+class BatchNormMLP(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(20, 64)
+        self.bn = nn.BatchNorm1d(64)
+        self.fc2 = nn.Linear(64, 1)
+
+    def forward(self, x):
+        h = self.fc1(x)
+        with torch.no_grad():  # "normalization has nothing to learn"
+            h = self.bn(h)
+        return torch.sigmoid(self.fc2(F.relu(h)))

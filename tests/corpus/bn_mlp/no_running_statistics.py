@@ -1,0 +1,9 @@
+# expect: fail: track_running_stats=False
+class BatchNormMLP(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(20, 64), nn.BatchNorm1d(64, track_running_stats=False), nn.ReLU(),
+                                 nn.Linear(64, 1), nn.Sigmoid())
+
+    def forward(self, x):
+        return self.net(x)

@@ -1,0 +1,14 @@
+# expect: fail: No gradient reaches your BatchNorm1d(64)
+import numpy as np
+
+class BatchNormMLP(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(20, 64)
+        self.bn = nn.BatchNorm1d(64)
+        self.fc2 = nn.Linear(64, 1)
+
+    def forward(self, x):
+        h = self.bn(self.fc1(x)).detach().numpy()
+        h = torch.from_numpy(np.maximum(h, 0))
+        return torch.sigmoid(self.fc2(h))
