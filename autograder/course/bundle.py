@@ -4,7 +4,7 @@
 
     lessons/<A>/<A>.ipynb            the learners' copies (as built and committed)
     utils/                           the lessons' helpers
-    autograder/__init__.py, autograder/trace.py, autograder/checks/
+    autograder/__init__.py, autograder/checks/, autograder/judge/
                                      what the visible test cells import
     pyproject.toml, README.md        `pip install .` installs utils and autograder.checks
 
@@ -112,7 +112,7 @@ def bundle_files(root: Path) -> dict[str, bytes]:
         for path in sorted(folder.rglob("*")):
             if _keep(path, root):
                 files[path.relative_to(root).as_posix()] = path
-    for name in ("autograder/__init__.py", "autograder/trace.py"):
+    for name in ("autograder/__init__.py",):
         files[name] = root / name
     contents = {name: path.read_bytes() for name, path in sorted(files.items())}
     dependencies = ",\n".join(f"    {spec!r}".replace("'", '"') for spec in _dependencies(root))
