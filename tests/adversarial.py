@@ -684,8 +684,10 @@ def cases() -> list[Case]:
         Case("trick-patch-checks", lambda ctx: with_cells(build_answer_trick(PATCH_CHECKS)(ctx), PATCH_CHECKS),
              "graded", 3.0, what=trick),
         # the patched builtins kill the learner's own kernel: crashed, the honest points kept
+        # Learner code runs as written: builtins patched in an answer cell stay patched for the
+        # evidence step too, which then cannot describe anything; no points, never more.
         Case("trick-patch-builtins", lambda ctx: with_cells(build_answer_trick(PATCH_BUILTINS)(ctx), PATCH_BUILTINS),
-             "crashed", 3.0, what=trick),
+             "crashed", 0.0, what=trick + " (it breaks its own program: nothing is repaired)"),
         Case("trick-patch-torch", lambda ctx: with_cells(build_answer_trick(PATCH_TORCH)(ctx), PATCH_TORCH),
              "graded", 3.0, what=trick),
         Case("trick-fake-batchnorm", lambda ctx: answered(mlp=FAKE_BATCHNORM), "graded", 3.0, what=trick),

@@ -62,11 +62,13 @@ def test_bundle_layout(bundle):
         assert "gradebook" not in name and ".." not in name, name
     for assignment in assignments(ROOT):
         assert f"lessons/{assignment}/{assignment}.ipynb" in names
-    assert {"utils/__init__.py", "autograder/__init__.py", "autograder/checks/__init__.py", "autograder/trace.py",
+    assert {"utils/__init__.py", "autograder/__init__.py", "autograder/checks/__init__.py", "autograder/judge/wire.py",
             "pyproject.toml", "README.md"} <= set(names)
-    # Only what the visible checks import from autograder: no grader, no sandbox, no course build.
+    # Only what the visible checks import from autograder (the checks and the judge they share with
+    # the grader): no grader, no sandbox, no course build.
+    judge = {f"autograder/judge/{path.name}" for path in (ROOT / "autograder" / "judge").glob("*.py")}
     assert {n for n in names if n.startswith("autograder/") and not n.startswith("autograder/checks/")} == \
-        {"autograder/__init__.py", "autograder/trace.py"}
+        {"autograder/__init__.py"} | judge
 
 
 def test_bundle_holds_no_solution_and_no_hidden_test(bundle):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.submission.grade import Result
+from autograder.submission.result import Result
 
 
 def safe_name(student_id: str) -> str:

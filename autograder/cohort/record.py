@@ -15,7 +15,7 @@ import nbformat
 
 from autograder.course.build import CourseError
 from autograder.cohort.feedback import safe_name, write_feedback
-from autograder.submission.grade import Result
+from autograder.submission.result import Result
 
 COURSE_ID = "bnlab"
 ENVIRONMENT_PACKAGES = ["torch", "numpy", "nbgrader", "nbclient", "ipykernel", "jupyter_client", "nbformat", "bnlab"]

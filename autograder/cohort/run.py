@@ -28,7 +28,8 @@ from typing import Optional
 from autograder.course.build import CourseError, assignments as course_assignments, generate, instructor_version
 from autograder.run import sandbox
 from autograder.run.notebook import Limits, Zygote
-from autograder.submission.grade import CellResult, Result, grade_submission
+from autograder.submission.grade import Slot, grade_submission
+from autograder.submission.result import CellResult, Result
 from autograder.cohort.find import find_submissions, unpack_if_zip
 from autograder.cohort.record import Recorder, _atomic_write, check_gradebook, environment_sha256, load_results
 
@@ -135,8 +136,8 @@ def grade_cohort(root: Path, submitted: Path, out: Path, *, assignments: Optiona
         def job(student_id, instructor, path):
             uid = slots.get()
             try:
-                return grade_submission(path, instructor, db_url, student_id, limits, environment, zygote=zygote,
-                                        sandbox_uid=uid, scratch_root=scratch_root)
+                return grade_submission(path, instructor, db_url, student_id, limits, environment,
+                                        slot=Slot(zygote=zygote, uid=uid, scratch_root=scratch_root))
             except Exception as error:  # a grader bug must not stop the batch: record it
                 return Result(student_id=student_id, assignment=instructor.assignment, status="error",
                               reason=f"The grader failed on this submission ({type(error).__name__}: {error}).",

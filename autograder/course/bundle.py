@@ -4,7 +4,7 @@
 
     lessons/<A>/<A>.ipynb            the learners' copies (as built and committed)
     utils/                           the lessons' helpers
-    autograder/__init__.py, autograder/trace.py, autograder/checks/
+    autograder/__init__.py, autograder/checks/, autograder/judge/
                                      what the visible test cells import
     pyproject.toml, README.md        `pip install .` installs utils and autograder.checks
 
@@ -108,11 +108,11 @@ def bundle_files(root: Path) -> dict[str, bytes]:
         notebook = root / LESSONS / name / f"{name}.ipynb"
         if not notebook.is_file():
             raise CourseError(f"{LESSONS}/{name}/{name}.ipynb does not exist; run `bnlab build` first")
-    for folder in (root / LESSONS, root / "utils", root / "autograder" / "checks"):
+    for folder in (root / LESSONS, root / "utils", root / "autograder" / "checks", root / "autograder" / "judge"):
         for path in sorted(folder.rglob("*")):
             if _keep(path, root):
                 files[path.relative_to(root).as_posix()] = path
-    for name in ("autograder/__init__.py", "autograder/trace.py"):
+    for name in ("autograder/__init__.py",):
         files[name] = root / name
     contents = {name: path.read_bytes() for name, path in sorted(files.items())}
     dependencies = ",\n".join(f"    {spec!r}".replace("'", '"') for spec in _dependencies(root))

@@ -69,8 +69,8 @@ def main(argv=None) -> None:
     parser.add_argument("--max-file-mb", type=int, default=256)
     parser.add_argument("--cgroup-procs", action="append", default=[],
                         help="cgroup.procs files to join first (the submission's cgroups)")
-    parser.add_argument("--trusted", nargs=2, metavar=("REQUEST", "RESULT"),
-                        help="run the trusted re-check (autograder.trusted) instead of a kernel")
+    parser.add_argument("--evidence", nargs=2, type=int, metavar=("REQUEST_FD", "RESULT_FD"),
+                        help="run the evidence step (autograder.run.evidence) on these pipes instead of a kernel")
     parser.add_argument("rest", nargs=argparse.REMAINDER, help="arguments for ipykernel (after --)")
     args = parser.parse_args(argv)
     rest = args.rest[1:] if args.rest[:1] == ["--"] else args.rest
@@ -78,11 +78,10 @@ def main(argv=None) -> None:
     # With cgroups the process cap is the cgroup's pids.max; RLIMIT_NPROC would count the whole user.
     apply_limits(args.memory_mb, args.threads, 0 if args.cgroup_procs else args.max_processes, args.max_file_mb)
     seed_and_configure(args.threads)
-    if args.trusted:
-        from autograder.trusted import serve_file
+    if args.evidence:
+        from autograder.run.evidence import main as evidence_main
 
-        serve_file(*args.trusted)
-        return
+        evidence_main(*args.evidence)
     from ipykernel.kernelapp import IPKernelApp
 
     IPKernelApp.launch_instance(argv=rest)

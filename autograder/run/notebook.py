@@ -17,6 +17,7 @@ import dataclasses
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -63,24 +64,34 @@ class Execution:
 
 
 class Zygote:
-    """A running ``python -m autograder.run.zygote``; :meth:`spawn` forks a kernel from it."""
+    """A running ``python -m autograder.run.zygote``; :meth:`spawn` forks a kernel or an
+    evidence step from it.  It is driven over a socket pair this process created."""
 
-    def __init__(self, command_prefix: Optional[list[str]] = None, env: Optional[dict] = None):
-        command = [*(command_prefix or []), sys.executable, "-m", "autograder.run.zygote"]
-        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=subprocess.DEVNULL, text=True, bufsize=1,
-                                        env=env, start_new_session=True)
+    def __init__(self, command_prefix: Optional[list[str]] = None, env: Optional[dict] = None,
+                 start_timeout: float = 300.0):
+        self.control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        command = [*(command_prefix or []), sys.executable, "-m", "autograder.run.zygote",
+                   "--control", str(theirs.fileno())]
+        self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL, env=env, start_new_session=True,
+                                        pass_fds=[theirs.fileno()])
+        theirs.close()
         self.lock = threading.Lock()
-        ready = self.process.stdout.readline()
-        if not ready or not json.loads(ready).get("ready"):
+        self.control.settimeout(start_timeout)
+        try:
+            ready = json.loads(self.control.recv(1 << 16) or b"{}").get("ready")
+        except (OSError, ValueError):
+            ready = False
+        if not ready:
             self.close()
             raise RuntimeError("the grading fork server did not start")
+        self.control.settimeout(60)
 
-    def spawn(self, request: dict) -> int:
+    def spawn(self, request: dict, fds: tuple[int, ...] = ()) -> int:
+        """Fork a child for ``request``; ``fds`` (pipe ends) are handed to it and to nothing else."""
         with self.lock:
-            self.process.stdin.write(json.dumps(request) + "\n")
-            self.process.stdin.flush()
-            answer = json.loads(self.process.stdout.readline() or "{}")
+            socket.send_fds(self.control, [json.dumps(request).encode()], list(fds))
+            answer = json.loads(self.control.recv(1 << 16) or b"{}")
         if "pid" not in answer:
             raise RuntimeError(f"the fork server refused: {answer.get('error', 'no answer')}")
         return int(answer["pid"])
@@ -92,6 +103,7 @@ class Zygote:
             except ProcessLookupError:
                 pass
         self.process.wait()
+        self.control.close()
 
 
 class ForkedProcess:
@@ -307,59 +319,3 @@ def execute_notebook(notebook: nbformat.NotebookNode, workdir: Path, limits: Lim
     finally:
         if cgroup is not None:
             cgroup.remove()
-
-
-# --------------------------------------------------------------------------- the trusted re-check
-
-
-def run_trusted(request: dict, workdir: Path, limits: Limits, zygote: Optional[Zygote] = None,
-                sandbox_uid: Optional[int] = None, timeout: float = 120.0) -> tuple[Optional[dict], str]:
-    """Run :mod:`autograder.trusted` on ``request`` in a fresh limited process.
-
-    Returns (the result, "") or (None, a one-sentence reason it gave none).
-    """
-    workdir.mkdir(parents=True, exist_ok=True)
-    request_path = workdir / ".bnlab-request.json"
-    result_path = workdir / ".bnlab-result.json"
-    request_path.write_text(json.dumps(request), encoding="utf-8")
-    if sandbox_uid is not None:
-        os.chown(request_path, sandbox_uid, sandbox_uid)
-    cgroup = SubmissionCgroup(limits.memory_mb, limits.max_processes) if cgroup_support().available else None
-    env = {"MPLBACKEND": "Agg", "PYTHONHASHSEED": "0", "BNLAB_GRADING": "1", "HOME": str(workdir),
-           "TMPDIR": str(workdir)}
-    process = None
-    try:
-        if zygote is not None:
-            pid = zygote.spawn({"cwd": str(workdir), "env": env, "limits": limits.as_dict(), "uid": sandbox_uid,
-                                "cgroups": cgroup.procs_files if cgroup else [], "connection_file": "",
-                                "trusted": [str(request_path), str(result_path)]})
-            process = ForkedProcess(pid)
-        else:
-            argv = [sys.executable, "-m", "autograder.run.kernel", "--memory-mb", str(limits.memory_mb),
-                    "--threads", str(limits.threads), "--max-processes", str(limits.max_processes)]
-            for procs in (cgroup.procs_files if cgroup else []):
-                argv += ["--cgroup-procs", procs]
-            argv += ["--trusted", str(request_path), str(result_path)]
-            process = subprocess.Popen(argv, cwd=workdir, env={**os.environ, **env}, stdin=subprocess.DEVNULL,
-                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            return None, f"Checking your answers took longer than {timeout:g} s (an endless loop or a very slow answer)."
-    finally:
-        if process is not None:
-            _kill_group(process.pid)
-            if isinstance(process, subprocess.Popen):
-                process.wait()
-        memory = cgroup.hit_memory_limit() if cgroup else False
-        if cgroup is not None:
-            cgroup.remove()
-    try:
-        result = json.loads(result_path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        if memory:
-            return None, f"Checking your answers needed more than the {limits.memory_mb} MiB memory cap."
-        return None, "Your answer code stopped the checker before it could finish (it exited or crashed)."
-    if result.get("token") != request["token"]:
-        return None, "The checker's result was not its own (your code wrote it); nothing was counted."
-    return result, ""

@@ -10,7 +10,7 @@ The grader starts its fork server (:mod:`autograder.run.zygote`) inside a bubble
 - one writable folder, the scratch root; each submission gets its own folder in it, owned by
   the submission's user and closed to the others.
 
-Each kernel and each trusted re-check drops from root to an unprivileged user id of its own
+Each kernel and each evidence step drops from root to an unprivileged user id of its own
 (one per worker slot), so a submission can neither signal the grader nor touch another
 submission's files, and the kernel's per-user process limit applies.
 
@@ -111,9 +111,40 @@ def sandbox_env(scratch_root: Path) -> dict:
     return env
 
 
-def prepare_scratch(folder: Path, uid: Optional[int]) -> None:
-    """A scratch folder only its submission's user can enter."""
-    folder.mkdir(parents=True, exist_ok=True)
+def submission_folder(scratch_root: Optional[Path]) -> Path:
+    """The grader's own folder for one submission: root's, closed to listing and writing, so that
+    no learner code can rename, replace or plant anything beside a stage's folder."""
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="s-", dir=scratch_root))
+    folder.chmod(0o711)
+    return folder
+
+
+def stage_folder(parent: Path, name: str, uid: Optional[int]) -> Path:
+    """A new, empty folder for one stage, created now (after every process of the previous
+    stage is gone), that only the submission's user can enter."""
+    folder = parent / name
+    folder.mkdir(mode=0o700)  # fails if it exists: a stage never reuses a folder
     if uid is not None:
-        os.chown(folder, uid, uid)
-        folder.chmod(0o700)
+        os.chown(folder, uid, uid, follow_symlinks=False)
+    return folder
+
+
+def end_user_processes(uid: int) -> None:
+    """SIGKILL every process of the sandbox user ``uid`` (detached, double-forked, in other
+    process groups: all of them), from a short-lived child that becomes that user."""
+    import signal
+
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+            for _ in range(1000):  # until none is left (one may fork while we kill)
+                os.kill(-1, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError, OSError):
+            pass
+        os._exit(0)
+    os.waitpid(pid, 0)

@@ -10,15 +10,18 @@ grader asks it for a kernel; it forks a child that
 3. becomes an ordinary ipykernel on the connection file the grader wrote.
 
 Nothing of one submission is in the zygote, so nothing is shared between submissions: each
-child starts from the same freshly imported state.  The protocol is one JSON object per line
-on stdin/stdout: ``{"connection_file", "cwd", "env", "limits", "cgroups", "uid"}`` in,
-``{"pid": N}`` or ``{"error": "..."}`` out.
+child starts from the same freshly imported state.  The protocol runs over a SOCK_SEQPACKET
+socket the grader created (``--control FD``): one JSON message ``{"connection_file", "cwd", "env",
+"limits", "cgroups", "uid", "evidence": bool}`` in, with the two pipe ends of an evidence step
+attached as descriptors (SCM_RIGHTS); ``{"pid": N}`` or ``{"error": "..."}`` out.  The
+request and result of an evidence step never touch a file.
 """
 from __future__ import annotations
 
 import json
 import os
 import signal
+import socket
 import sys
 
 PRELOAD = ["numpy", "torch", "torch.nn", "torch.nn.functional", "matplotlib", "matplotlib.figure",
@@ -58,8 +61,8 @@ def _reap(signum, frame) -> None:
             return
 
 
-def _child(request: dict) -> None:
-    """In the forked child: become the submission's kernel.  Never returns."""
+def _child(request: dict, fds: list[int]) -> None:
+    """In the forked child: become the submission's kernel or evidence step.  Never returns."""
     try:
         os.setsid()
         die_with_parent()  # the kernel ends with the fork server, which ends with the grader
@@ -67,11 +70,17 @@ def _child(request: dict) -> None:
 
         join_cgroups(request.get("cgroups", []))
         devnull = os.open(os.devnull, os.O_RDWR)
-        log = os.open(os.path.join(request["cwd"], ".bnlab-process.log"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        if request.get("evidence"):
+            log = devnull
+        else:  # the kernel's own messages: a new file in the stage's fresh folder
+            log = os.open(os.path.join(request["cwd"], ".bnlab-process.log"),
+                          os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         os.dup2(devnull, 0)
         os.dup2(log, 1)
         os.dup2(log, 2)
-        os.closerange(3, 1024)
+        keep = sorted(fds)
+        for low, high in zip([2] + keep, keep + [1024]):
+            os.closerange(low + 1, high)
         limits = request.get("limits", {})
         threads = int(limits.get("threads", 1))
         max_processes = 0 if request.get("cgroups") else int(limits.get("max_processes", 0))
@@ -85,13 +94,12 @@ def _child(request: dict) -> None:
         os.chdir(request["cwd"])
         sys.path.insert(0, request["cwd"])
         seed_and_configure(threads)
-        if request.get("trusted"):
-            from autograder.trusted import serve_file
-
-            serve_file(*request["trusted"])
-            os._exit(0)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
+        if request.get("evidence"):
+            from autograder.run.evidence import main as evidence_main
+
+            evidence_main(fds[0], fds[1])
         from ipykernel.kernelapp import IPKernelApp
 
         sys.argv = ["ipykernel", "-f", request["connection_file"], "--HistoryManager.enabled=False"]
@@ -100,34 +108,42 @@ def _child(request: dict) -> None:
         os._exit(0)
 
 
-def serve(stdin=None, stdout=None) -> None:
-    stdin = stdin or sys.stdin
-    stdout = stdout or sys.stdout
+def serve(control: socket.socket) -> None:
     signal.signal(signal.SIGCHLD, _reap)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    stdout.write(json.dumps({"ready": True}) + "\n")
-    stdout.flush()
-    for line in stdin:
-        if not line.strip():
-            continue
+    control.send(json.dumps({"ready": True}).encode())
+    while True:
         try:
-            request = json.loads(line)
-        except json.JSONDecodeError as error:
-            stdout.write(json.dumps({"error": f"bad request: {error}"}) + "\n")
-            stdout.flush()
+            message, fds, _, _ = socket.recv_fds(control, 1 << 20, 4)
+        except InterruptedError:
             continue
-        stdout.flush()
+        if not message:
+            return  # the grader is gone
+        try:
+            request = json.loads(message)
+        except json.JSONDecodeError as error:
+            for fd in fds:
+                os.close(fd)
+            control.send(json.dumps({"error": f"bad request: {error}"}).encode())
+            continue
         pid = os.fork()
         if pid == 0:
-            _child(request)
-        stdout.write(json.dumps({"pid": pid}) + "\n")
-        stdout.flush()
+            control.close()
+            _child(request, fds)
+        for fd in fds:
+            os.close(fd)
+        control.send(json.dumps({"pid": pid}).encode())
 
 
 def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--control", type=int, required=True, help="the grader's control socket (a descriptor)")
+    args = parser.parse_args()
     die_with_parent()
     preload()
-    serve()
+    serve(socket.socket(fileno=args.control))
 
 
 if __name__ == "__main__":
