@@ -18,7 +18,7 @@ The contract (the lesson's Exercise 3), and every default these checks rely on:
 - None of the five input tensors is changed (compared after the call).
 
 Cases: visible (seed 0) a (16, 4) batch with given running statistics, and eps=0.5; hidden
-(a fresh seed) a batch of 6 and its first example alone, a batch of 2, a constant column with
+(a fresh seed) a batch of 6 (with the default eps and another one) and its first example alone, a batch of 2, a constant column with
 a zero running variance, float64 with tiny and huge variances, a non-contiguous x, and the
 buffers of the (4, 3, 4) example of pytorch issue 60528 after one training step.
 """
@@ -85,8 +85,10 @@ def cases(seed: int, hidden: bool) -> dict:
     mean_s, var_s = _running(g, 4)
     gamma_s, beta_s = ref.draw_affine(g, 4)
     rows = ref.issue_60528_rows()
+    eps = round(float(0.05 + 0.45 * torch.rand(1, generator=g, dtype=torch.float64)), 3)
     return {"cases": [
         _case("whole", "on a batch of 6", whole, mean6, var6, gamma, beta),
+        _case("eps", "on the same batch", whole, mean6, var6, gamma, beta, eps=eps),
         _case("alone", "on the first example of that batch alone", whole[:1], mean6, var6, gamma, beta,
               alone_of="whole"),
         _case("pair", "on a batch of 2", pair, mean6, var6, gamma, beta),
@@ -112,6 +114,12 @@ def _hypotheses(x, running_mean, running_var, gamma, beta, eps, what):
                    f"depend on the rest of the batch.")
         yield message, (x - batch_mean) / torch.sqrt(batch_var + eps) * gamma + beta
         yield message, (x - batch_mean) / torch.sqrt(batch_var * n / (n - 1) + eps) * gamma + beta
+        yield (f"{what} subtracted the batch's own mean; at inference subtract the running_mean you are "
+               f"given, so each example's output does not depend on the rest of the batch.",
+               (x - batch_mean) / scale * gamma + beta)
+        yield (f"{what} divided by the batch's own standard deviation; at inference use the running_var "
+               f"you are given, so each example's output does not depend on the rest of the batch.",
+               (x - running_mean) / torch.sqrt(batch_var + eps) * gamma + beta)
     yield f"{what} returned the normalized x_hat but ignored gamma and beta; return gamma * x_hat + beta.", x_hat
     yield f"{what} scaled by gamma but ignored beta; return gamma * x_hat + beta.", gamma * x_hat
     yield f"{what} shifted by beta but ignored gamma; return gamma * x_hat + beta.", x_hat + beta
@@ -122,8 +130,9 @@ def _hypotheses(x, running_mean, running_var, gamma, beta, eps, what):
     yield (f"{what} divided by running_var + eps; running_var is a variance, so divide by its "
            f"square root, sqrt(running_var + eps).", (x - running_mean) / (running_var + eps) * gamma + beta)
     if eps != 1e-5:
-        yield (f"{what} ignored its eps argument (it used 1e-5 where eps={eps:g} was passed); use the "
-               f"eps it is given.", (x - running_mean) / torch.sqrt(running_var + 1e-5) * gamma + beta)
+        yield (f"{what} ignored its eps argument: it returned what eps=1e-5 (or no eps at all) gives; "
+               f"use the eps it is given, inside the square root.",
+               (x - running_mean) / torch.sqrt(running_var + 1e-5) * gamma + beta)
     yield (f"{what} left eps out; divide by sqrt(running_var + eps).",
            (x - running_mean) / running_var.sqrt() * gamma + beta)
     if n > 1:
@@ -180,7 +189,7 @@ def _judge(cases: dict, evidence: dict) -> list[str]:
                 f"{NAME} uses its eps argument inside the square root"]
     first = (1.0 - 0.4) / (0.9 + 0.1 * 8.0 / 3.0 + 1e-5) ** 0.5
     return [f"{NAME} uses only the running statistics (an example alone gets the same output), handles "
-            f"a batch of 2, a constant column, float64 with tiny and huge variances, a non-contiguous x, "
+            f"another eps, a batch of 2, a constant column, float64 with tiny and huge variances, a non-contiguous x, "
             f"and the buffers of {ref.ISSUE_60528} (first output {first:.4f})"]
 
 
