@@ -192,10 +192,11 @@ def _evidence_of_gradients(fn, case: dict) -> dict:
 def collect(namespace: dict, cases: dict) -> dict:
     """Sandbox side: batchnorm_forward on every case; gradients where the case asks for them."""
     fn = lookup(namespace, NAME)
-    records = [evidence_of_call(fn, case, INPUTS) for case in cases["cases"]]
-    for case, record in zip(cases["cases"], records):       # values first, then gradients
-        if case.get("grad"):
-            record["grad"] = _evidence_of_gradients(fn, case)
+    with one_thread():
+        records = [evidence_of_call(fn, case, INPUTS) for case in cases["cases"]]
+        for case, record in zip(cases["cases"], records):       # values first, then gradients
+            if case.get("grad"):
+                record["grad"] = _evidence_of_gradients(fn, case)
     return {"cases": records}
 
 
@@ -287,13 +288,14 @@ def output_tensor(result, what: str, x_encoded: dict) -> torch.Tensor:
     if wire.kind(result) != "tensor" or result.get("numpy"):
         fail(f"{what} returned {wire.describe(result)}; return a torch.Tensor (keep the whole "
              f"computation in torch, no .numpy() or .tolist()).")
+    got = wire.as_tensor(result, what)
     shape, dtype = tuple(x_encoded["shape"]), wire.dtype_name(x_encoded)
-    require(tuple(result["shape"]) == shape,
-            f"{what} returned shape {tuple(result['shape'])}; expected {shape}, the same shape as x.")
+    require(tuple(got.shape) == shape,
+            f"{what} returned shape {tuple(got.shape)}; expected {shape}, the same shape as x.")
     require(wire.dtype_name(result) == dtype,
             f"{what} returned dtype torch.{wire.dtype_name(result)} for a torch.{dtype} x; keep x's dtype "
             f"(don't convert with .float() or a new torch.tensor).")
-    return wire.as_tensor(result, what, dtype=ref.F64)
+    return got.to(ref.F64)
 
 
 def first_match(got: torch.Tensor, expected: torch.Tensor, hypotheses, atol: float, rtol: float,
@@ -488,8 +490,10 @@ def _judge(cases: dict, evidence: dict) -> list[str]:
     outputs: dict[str, Optional[torch.Tensor]] = {}
     for case, record in zip(case_list, records):         # first what was returned, for the shift pairs
         result = wire.field(record, "result")
-        if wire.kind(result) == "tensor" and tuple(result.get("shape", ())) == tuple(case["x"]["shape"]):
-            outputs[case["id"]] = wire.as_tensor(result, dtype=ref.F64)
+        if wire.kind(result) == "tensor":
+            output = wire.as_tensor(result, dtype=ref.F64)
+            if tuple(output.shape) == tuple(case["x"]["shape"]):
+                outputs[case["id"]] = output
     shown, checked = {}, []
     for case, record in zip(case_list, records):
         what = what_for(NAME, "x, gamma, beta", case)

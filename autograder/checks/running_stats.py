@@ -45,16 +45,19 @@ OUTPUTS = ("new_running_mean", "new_running_var")
 def collect(namespace: dict, cases: dict) -> dict:
     """Sandbox side: update_running_stats on every case; its result and its inputs afterwards."""
     fn = lookup(namespace, NAME)
-    records = []
-    for case in cases["cases"]:
-        inputs = {name: as_input(case[name], case["layout"] if name == "x" else "plain") for name in INPUTS}
-        kwargs = {} if case["momentum"] is None else {"momentum": case["momentum"]}
-        result, error = call(fn, *inputs.values(), **kwargs)
-        if error is None and isinstance(result, tuple) and type(result) is not tuple:
-            result = tuple(result)                    # a namedtuple is a tuple
-        records.append({"result": error if error is not None else wire.value(result),
-                        "after": {name: wire.tensor(tensor) for name, tensor in inputs.items()}})
-    return {"cases": records}
+    with one_thread():
+        return {"cases": [_evidence(fn, case) for case in cases["cases"]]}
+
+
+def _evidence(fn, case: dict) -> dict:
+    """One call on fresh copies of the case's tensors: its result, and its inputs afterwards."""
+    inputs = {name: as_input(case[name], case["layout"] if name == "x" else "plain") for name in INPUTS}
+    kwargs = {} if case["momentum"] is None else {"momentum": case["momentum"]}
+    result, error = call(fn, *inputs.values(), **kwargs)
+    if error is None and isinstance(result, tuple) and type(result) is not tuple:
+        result = tuple(result)                    # a namedtuple is a tuple
+    return {"result": error if error is not None else wire.value(result),
+            "after": {name: wire.tensor(tensor) for name, tensor in inputs.items()}}
 
 
 # ------------------------------------------------------------------------------ judge side
@@ -102,13 +105,14 @@ def _pair(result, what: str, like: dict) -> list[torch.Tensor]:
     for name, value in zip(OUTPUTS, wire.items(result)):
         if wire.kind(value) != "tensor" or value.get("numpy"):
             fail(f"{what} returned {name} as {wire.describe(value)}; return torch tensors.")
-        require(tuple(value["shape"]) == shape,
-                f"{what} returned {name} of shape {tuple(value['shape'])}; expected {shape}, one value per "
+        got = wire.as_tensor(value, name)
+        require(tuple(got.shape) == shape,
+                f"{what} returned {name} of shape {tuple(got.shape)}; expected {shape}, one value per "
                 f"feature (take the statistics over the batch, dim 0).")
         require(wire.dtype_name(value) == dtype,
                 f"{what} returned {name} as torch.{wire.dtype_name(value)} for torch.{dtype} inputs; keep "
                 f"the inputs' dtype.")
-        pair.append(wire.as_tensor(value, name, dtype=ref.F64))
+        pair.append(got.to(ref.F64))
     return pair
 
 
