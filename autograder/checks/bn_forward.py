@@ -255,8 +255,10 @@ def cases(seed: int, hidden: bool) -> dict:
         _case("tiny", "(float64, features with tiny variance)", tiny, gamma_t, beta_t, dtype=torch.float64),
         _case("huge", "(features with huge variance)", huge, gamma_h, beta_h),
         _case("pair", "with a batch of 2", pair, gamma_p, beta_p, dout=ref.draw(g, (2, 5))),
-        _case("double", "for float64 x", double, gamma_d, beta_d, dtype=torch.float64, dout=ref.draw(g, (20, 4))),
-        _case("strided", "on a non-contiguous x (a transposed view)", strided, gamma_s, beta_s, layout="transposed"),
+        _case("double", "for float64 x", double, gamma_d, beta_d, dtype=torch.float64,
+              dout=ref.draw(g, (20, 4))),
+        _case("strided", "on a non-contiguous x (a transposed view)", strided, gamma_s, beta_s,
+              layout="transposed"),
         _case("issue", f"on {ref.ISSUE_60528}", rows, torch.ones(3), torch.zeros(3)),
     ]}
 
@@ -403,8 +405,8 @@ def _diagnose(got, x, gamma, beta, eps, expected, atol, rtol, extra, what, partn
             fail(f"{what} returned NaN or inf values where a feature has zero variance; add eps inside "
                  f"the square root: (x - mean) / torch.sqrt(var + eps).")
         fail(f"{what} returned NaN or inf values; nn.BatchNorm1d's output is finite here.")
-    first_match(got, expected, _hypotheses(x, gamma, beta, eps, what), max(10 * atol, 1e-4), max(10 * rtol, 1e-4),
-                10 * extra)
+    first_match(got, expected, _hypotheses(x, gamma, beta, eps, what), max(10 * atol, 1e-4),
+                max(10 * rtol, 1e-4), 10 * extra)
     for other in partner_outputs:
         if other is not None and other.shape == got.shape and not ref.close(other, got, 1e-3, 1e-3):
             fail(f"{NAME} gives different outputs for a batch and the same batch shifted by a constant; "
@@ -450,7 +452,8 @@ def _judge_gradients(record, case, x, gamma, beta, eps, expected, extra, what):
     if wire.kind(grads) == "error":
         hint = (" Training needs that gradient: don't change in place a tensor autograd saved (write "
                 "y = y - mean, not y -= mean)." if "inplace" in str(grads.get("message")) else "")
-        fail(f"Backpropagating through the y of {what} raised {grads.get('type')}: {grads.get('message')}{hint}")
+        fail(f"Backpropagating through the y of {what} raised {grads.get('type')}: "
+             f"{grads.get('message')}{hint}")
     grads = wire.items(grads, "the gradients")
     if len(grads) != 3:
         raise wire.Malformed("not three gradients")
@@ -525,17 +528,19 @@ def _judge(cases: dict, evidence: dict) -> list[str]:
         if case.get("grad"):
             _judge_gradients(wire.field(record, "grad"), case, x, gamma, beta, eps, expected, extra, what)
     if "main" in shown:
-        hat = (shown["main"] - _inputs(case_list[0])["beta"].to(ref.F64)) / _inputs(case_list[0])["gamma"].to(ref.F64)
+        main = _inputs(case_list[0])
+        hat = (shown["main"] - main["beta"].to(ref.F64)) / main["gamma"].to(ref.F64)
         return [f"{NAME} matches nn.BatchNorm1d in training mode on a (16, 4) batch, and leaves x, gamma "
                 f"and beta unchanged",
                 f"(y - beta) / gamma has mean 0 and standard deviation 1 in every feature (largest |mean| "
                 f"{float(hat.mean(dim=0).abs().max()):.1e})",
-                f"{NAME} gives the same output when the whole batch is shifted by a constant (batch statistics)",
+                f"{NAME} gives the same output when the whole batch is shifted by a constant "
+                f"(batch statistics)",
                 f"{NAME} uses its eps argument inside the square root",
                 f"its gradients with respect to x, gamma and beta match those through nn.BatchNorm1d"]
     first = ref.rounded(shown["issue"][:4, 0], 4)
-    return [f"{NAME} handles a shifted batch, another eps, a constant column, tiny and huge variances, a batch of 2, "
-            f"float64 (with gradients) and a non-contiguous x",
+    return [f"{NAME} handles a shifted batch, another eps, a constant column, tiny and huge variances, "
+            f"a batch of 2, float64 (with gradients) and a non-contiguous x",
             f"{NAME} reproduces {ref.ISSUE_60528}: the first four outputs of channel 0 are {first}"]
 
 

@@ -18,9 +18,10 @@ The contract (the lesson's Exercise 3), and every default these checks rely on:
 - None of the five input tensors is changed (compared after the call).
 
 Cases: visible (seed 0) a (16, 4) batch with given running statistics, and eps=0.5; hidden
-(a fresh seed) a batch of 6 (with the default eps and another one) and its first example alone, a batch of 2, a constant column with
-a zero running variance, float64 with tiny and huge variances, a non-contiguous x, and the
-buffers of the (4, 3, 4) example of pytorch issue 60528 after one training step.
+(a fresh seed) a batch of 6 (with the default eps and another one) and its first example
+alone, a batch of 2, a constant column with a zero running variance, float64 with tiny and
+huge variances, a non-contiguous x, and the buffers of the (4, 3, 4) example of pytorch issue
+60528 after one training step.
 """
 from __future__ import annotations
 
@@ -60,7 +61,8 @@ def _case(ident, label, x, running_mean, running_var, gamma, beta, eps=None, dty
 
 
 def _running(g: torch.Generator, num_features: int) -> tuple[torch.Tensor, torch.Tensor]:
-    return ref.draw(g, (num_features,), std=2.0), 0.25 + 4.0 * torch.rand(num_features, generator=g, dtype=torch.float64)
+    mean = ref.draw(g, (num_features,), std=2.0)
+    return mean, 0.25 + 4.0 * torch.rand(num_features, generator=g, dtype=torch.float64)
 
 
 def cases(seed: int, hidden: bool) -> dict:
@@ -121,7 +123,8 @@ def _hypotheses(x, running_mean, running_var, gamma, beta, eps, what):
         yield (f"{what} divided by the batch's own standard deviation; at inference use the running_var "
                f"you are given, so each example's output does not depend on the rest of the batch.",
                (x - running_mean) / torch.sqrt(batch_var + eps) * gamma + beta)
-    yield f"{what} returned the normalized x_hat but ignored gamma and beta; return gamma * x_hat + beta.", x_hat
+    yield (f"{what} returned the normalized x_hat but ignored gamma and beta; return gamma * x_hat + beta.",
+           x_hat)
     yield f"{what} scaled by gamma but ignored beta; return gamma * x_hat + beta.", gamma * x_hat
     yield f"{what} shifted by beta but ignored gamma; return gamma * x_hat + beta.", x_hat + beta
     yield (f"{what} swapped gamma and beta; gamma scales x_hat and beta shifts it: gamma * x_hat + beta.",
@@ -169,8 +172,8 @@ def _judge(cases: dict, evidence: dict) -> list[str]:
         expected = ref.inference(x, mean, var, gamma, beta, eps)
         atol, rtol = ref.tolerance(wire.dtype_name(case["x"]))
         # a zero running variance: 1/sqrt(eps) amplifies the rounding of x in the folded form
-        extra = ref.slack(wire.dtype_name(case["x"]), gamma.abs() * (x.abs() + mean.abs()) / torch.sqrt(var + eps)
-                          + beta.abs())
+        extra = ref.slack(wire.dtype_name(case["x"]),
+                          gamma.abs() * (x.abs() + mean.abs()) / torch.sqrt(var + eps) + beta.abs())
         if not ref.close(got, expected, atol, rtol, extra):
             if not bool(torch.isfinite(got).all()):
                 fail(f"{what} returned NaN or inf values; divide by torch.sqrt(running_var + eps).")
@@ -186,12 +189,13 @@ def _judge(cases: dict, evidence: dict) -> list[str]:
                  f"gamma * (x - running_mean) / sqrt(running_var + eps) + beta.")
         outputs[case["id"]] = got
     if "main" in outputs:
-        return [f"{NAME} matches nn.BatchNorm1d in eval mode on a (16, 4) batch and leaves its inputs unchanged",
+        return [f"{NAME} matches nn.BatchNorm1d in eval mode on a (16, 4) batch and leaves its inputs "
+                f"unchanged",
                 f"{NAME} uses its eps argument inside the square root"]
     first = (1.0 - 0.4) / (0.9 + 0.1 * 8.0 / 3.0 + 1e-5) ** 0.5
     return [f"{NAME} uses only the running statistics (an example alone gets the same output), handles "
-            f"another eps, a batch of 2, a constant column, float64 with tiny and huge variances, a non-contiguous x, "
-            f"and the buffers of {ref.ISSUE_60528} (first output {first:.4f})"]
+            f"another eps, a batch of 2, a constant column, float64 with tiny and huge variances, a "
+            f"non-contiguous x, and the buffers of {ref.ISSUE_60528} (first output {first:.4f})"]
 
 
 visible, hidden = notebook_checks(__name__)

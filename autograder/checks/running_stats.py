@@ -1,4 +1,4 @@
-"""Checks for ``update_running_stats(running_mean, running_var, x, momentum=0.1)`` (lesson 02_normalization_math).
+"""Checks for ``update_running_stats(running_mean, running_var, x, momentum=0.1)`` (lesson 02).
 
 The contract (the lesson's Exercise 2), and every default these checks rely on:
 
@@ -141,7 +141,8 @@ def _diagnose(new_mean, new_var, old_mean, old_var, x, m, expected, atol, rtol, 
     mean_ok, var_ok = close(new_mean, expected_mean, slack[0]), close(new_var, expected_var, slack[1])
     batch_mean, biased = ref.batch_stats(x)
     unbiased = ref.unbiased_var(x)
-    if close(new_mean, expected_var) and close(new_var, expected_mean) and not close(expected_mean, expected_var):
+    swapped = close(new_mean, expected_var) and close(new_var, expected_mean)
+    if swapped and not close(expected_mean, expected_var):
         fail(f"{what} returned the pair in the wrong order; return (new_running_mean, new_running_var).")
     if 0.0 < m < 1.0 and abs(m - 0.5) > 1e-9:
         flipped = ref.running_update(old_mean, old_var, x, 1.0 - m)
@@ -151,6 +152,9 @@ def _diagnose(new_mean, new_var, old_mean, old_var, x, m, expected, atol, rtol, 
                  f"gets weight {m:g}). CS231n (momentum=0.9) and Keras/TensorFlow (momentum=0.99) use "
                  f"the opposite convention, where momentum weights the old value; the paper itself has "
                  f"no momentum (its Algorithm 2 averages over mini-batches).")
+    if close(new_mean, old_mean) and close(new_var, old_var) and not close(old_mean, expected_mean):
+        fail(f"{what} returned the old running statistics unchanged; move them towards this batch's: "
+             f"(1 - momentum) * old + momentum * batch statistic.")
     if m != 1.0 and close(new_mean, batch_mean) and not close(batch_mean, expected_mean):
         fail(f"{what} returned the batch statistics themselves; the running statistics are a moving "
              f"average: (1 - momentum) * old + momentum * batch statistic.")
@@ -214,7 +218,8 @@ def _judge(cases: dict, evidence: dict) -> list[str]:
         mean, var = found[0]
         return [f"{NAME} reproduces {ref.ISSUE_60528}: running_mean {ref.rounded(mean, 4)}, running_var "
                 f"{ref.rounded(var, 4)}",
-                f"{NAME} matches nn.BatchNorm1d's running buffers with momentum=0.3 and leaves its inputs unchanged"]
+                f"{NAME} matches nn.BatchNorm1d's running buffers with momentum=0.3 and leaves its inputs "
+                f"unchanged"]
     return [f"{NAME} handles a constant column, a batch of 2, float64, tiny and huge variances, momentum 0 "
             f"and 1, and a non-contiguous x"]
 
