@@ -1,4 +1,4 @@
-"""Judge-side math shared by lesson 02's checks (bn_forward, bn_inference, running_stats).
+"""The judge side shared by lesson 02's checks (bn_forward, bn_inference, running_stats).
 
 Everything here is computed from the judge's own cases, in float64, with plain tensor
 operations: no learner code, no normalization built-in.  The inputs the checks use come from
@@ -13,6 +13,7 @@ from typing import Optional, Sequence, Union
 import torch
 
 from autograder.judge import wire
+from autograder.judge.verdict import fail, require
 
 F64 = torch.float64
 Numbers = Union[float, Sequence[float], None]
@@ -135,5 +136,57 @@ def builtins_called(record: dict) -> list[str]:
     return [call[:80] for call in calls]
 
 
-def optional_number(value) -> Optional[float]:
-    return None if value is None else wire.as_number(value)
+# -------------------------------------------------------------------- diagnoses shared by the checks
+def what_for(name: str, args: str, case: dict) -> str:
+    eps = case.get("eps")
+    return f"{name}({args}{'' if eps is None else f', eps={eps:g}'}) {case['label']}"
+
+
+def require_from_scratch(record: dict, what: str) -> None:
+    """The built-in diagnosis, from the calls the evidence step saw (forgeable evidence)."""
+    calls = builtins_called(record)
+    if calls and wire.kind(wire.field(record, "result")) == "error":
+        fail(f"{what} called {calls[0]}, a PyTorch normalization built-in; compute the normalization "
+             f"yourself with tensor operations (mean, var, sqrt, arithmetic).")
+    if calls:
+        fail(f"{what} called {calls[0]} (and caught the error it raised); compute the normalization "
+             f"yourself with tensor operations instead of calling a normalization built-in.")
+
+
+def require_unchanged(record: dict, inputs: dict, what: str, advice: Optional[str] = None) -> None:
+    """Fail when the learner changed one of the tensors it was given."""
+    after = wire.field(record, "after")
+    for name, original in inputs.items():
+        now = wire.as_tensor(wire.field(after, name), f"{name} after the call")
+        unchanged = now.dtype == original.dtype and now.shape == original.shape and torch.equal(now, original)
+        example = "x - mean, not x -= mean or x.sub_(mean)" if name == "x" else "a + b, not a += b or a.add_(b)"
+        require(unchanged, f"{what} changed its input {name} in place; "
+                + (advice or f"leave {name} unchanged and build new tensors ({example})."))
+
+
+def output_tensor(result, what: str, x_encoded: dict) -> torch.Tensor:
+    """The learner's y in float64, after the checks of its type, shape and dtype."""
+    if wire.kind(result) != "tensor" or result.get("numpy"):
+        fail(f"{what} returned {wire.describe(result)}; return a torch.Tensor (keep the whole "
+             f"computation in torch, no .numpy() or .tolist()).")
+    got = wire.as_tensor(result, what)
+    shape, dtype = tuple(x_encoded["shape"]), wire.dtype_name(x_encoded)
+    require(tuple(got.shape) == shape,
+            f"{what} returned shape {tuple(got.shape)}; expected {shape}, the same shape as x.")
+    require(wire.dtype_name(result) == dtype,
+            f"{what} returned dtype torch.{wire.dtype_name(result)} for a torch.{dtype} x; keep x's dtype "
+            f"(don't convert with .float() or a new torch.tensor).")
+    return got.to(F64)
+
+
+def first_match(got: torch.Tensor, expected: torch.Tensor, hypotheses, atol: float, rtol: float,
+                extra=None) -> None:
+    """Fail with the diagnosis of the first hypothesis whose output matches the learner's (only
+    hypotheses that this case tells apart from the reference count)."""
+    for message, candidate in hypotheses:
+        if candidate is None or not bool(torch.isfinite(candidate).all()):
+            continue
+        if close(candidate, expected, atol, rtol, extra):
+            continue
+        if close(got, candidate, atol, rtol, extra):
+            fail(message)

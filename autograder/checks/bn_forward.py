@@ -31,16 +31,16 @@ issue 60528 as (16, 3) rows.
 """
 from __future__ import annotations
 
-import contextlib
-from typing import Iterator, Optional
+from typing import Optional
 
 import torch
-import torch.nn.functional as F
-from torch import nn
-from torch.utils._python_dispatch import TorchDispatchMode
 
 from autograder.checks import _bn_reference as ref
 from autograder.checks import call, lookup, notebook_checks
+from autograder.checks._bn_reference import (first_match, output_tensor, require_from_scratch,
+                                             require_unchanged, what_for)
+from autograder.checks.bn_forward_sandbox import (ForbiddenBuiltin, as_input, call_from_scratch,  # noqa: F401
+                                                  evidence_of_call, forbid_normalization_builtins)
 from autograder.judge import wire
 from autograder.judge.verdict import fail, require, require_no_error
 from utils.device import one_thread
@@ -59,126 +59,10 @@ PRELUDE = (
 NAME = "batchnorm_forward"
 INPUTS = ("x", "gamma", "beta")
 
+
 # --------------------------------------------------------------------------------------------
-# Sandbox side.  Normalization built-ins: made to raise while learner code runs (shared with
-# bn_inference).
+# Sandbox side (the shared part, and the normalization built-ins refused: bn_forward_sandbox).
 # --------------------------------------------------------------------------------------------
-_KERNEL_WORDS = ("batch_norm", "layer_norm", "group_norm", "instance_norm", "rms_norm")
-
-
-class ForbiddenBuiltin(RuntimeError):
-    """Raised by a normalization built-in while the learner's function runs."""
-
-
-def _module_forwards() -> list[tuple[type, object]]:
-    """(class, original forward) for every torch.nn normalization layer class that defines forward."""
-    classes = set()
-    for value in vars(nn).values():
-        if isinstance(value, type) and issubclass(value, nn.Module) and "Norm" in value.__name__:
-            for klass in value.__mro__:
-                if klass.__module__.startswith("torch.nn.modules") and "Norm" in klass.__name__:
-                    classes.add(klass)
-    return [(klass, klass.__dict__["forward"]) for klass in classes if "forward" in klass.__dict__]
-
-
-def _function_targets() -> list[tuple[object, str]]:
-    """(owner, attribute) pairs for the functional normalization built-ins."""
-    targets = []
-    for owner, names in ((F, dir(F)), (torch, dir(torch))):
-        for name in names:
-            if any(word in name for word in _KERNEL_WORDS) or name == "local_response_norm":
-                if callable(getattr(owner, name, None)):
-                    targets.append((owner, name))
-    return targets
-
-
-class _KernelWatch(TorchDispatchMode):
-    """Records (and refuses) normalization kernels reached by any route, e.g. torch.ops.aten."""
-
-    def __init__(self, calls: list[str]):
-        super().__init__()
-        self.calls = calls
-
-    @classmethod
-    def _should_skip_dynamo(cls) -> bool:
-        # Otherwise torch wraps __torch_dispatch__ in torch._dynamo.disable, and the first op
-        # under the mode imports torch._dynamo: seconds per submission, for nothing here.
-        return False
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        name = func.__name__
-        if any(word in name for word in _KERNEL_WORDS):
-            self.calls.append(f"torch.ops.aten.{name.split('.')[0]}")
-            raise ForbiddenBuiltin(f"{name} is a normalization built-in; it is not allowed here")
-        return func(*args, **(kwargs or {}))
-
-
-@contextlib.contextmanager
-def forbid_normalization_builtins(calls: list[str]) -> Iterator[None]:
-    """While active, PyTorch's normalization built-ins raise ForbiddenBuiltin and are appended to ``calls``.
-
-    Covers torch.nn.functional.{batch,layer,instance,group,rms}_norm, torch.batch_norm,
-    torch.native_batch_norm and friends, and the forward of every nn.*Norm* layer; a dispatch
-    mode catches the same kernels reached any other way.  Everything is restored in ``finally``.
-    """
-    saved_functions = [(owner, name, getattr(owner, name)) for owner, name in _function_targets()]
-    saved_forwards = _module_forwards()
-
-    def refusing(label):
-        def refuse(*args, **kwargs):
-            calls.append(label)
-            raise ForbiddenBuiltin(f"{label} is a normalization built-in; it is not allowed here")
-        return refuse
-
-    def refusing_forward():
-        def refuse(module, *args, **kwargs):
-            label = f"nn.{type(module).__name__}"
-            calls.append(label)
-            raise ForbiddenBuiltin(f"{label} is a normalization built-in; it is not allowed here")
-        return refuse
-
-    try:
-        for owner, name, _ in saved_functions:
-            prefix = "torch.nn.functional" if owner is F else "torch"
-            setattr(owner, name, refusing(f"{prefix}.{name}"))
-        for klass, _ in saved_forwards:
-            klass.forward = refusing_forward()
-        with _KernelWatch(calls):
-            yield
-    finally:
-        for owner, name, original in saved_functions:
-            setattr(owner, name, original)
-        for klass, original in saved_forwards:
-            klass.forward = original
-
-
-def as_input(encoded, layout: str = "plain") -> torch.Tensor:
-    """A case's tensor for the learner: a fresh tensor, or a non-contiguous view of one."""
-    tensor = wire.as_tensor(encoded)
-    if layout == "transposed":                         # same values, strides of a transposed view
-        tensor = tensor.t().contiguous().t()
-    return tensor
-
-
-def call_from_scratch(fn, *args, **kwargs) -> tuple[object, Optional[dict], list[str]]:
-    """(result, error, built-ins reached): the learner's function with normalization built-ins refused."""
-    calls: list[str] = []
-    with forbid_normalization_builtins(calls):
-        result, error = call(fn, *args, **kwargs)
-    return result, error, calls[:8]
-
-
-def evidence_of_call(fn, case: dict, names: tuple[str, ...]) -> dict:
-    """Call fn on fresh copies of the case's tensors: what it returned, the built-ins it reached,
-    and its inputs after the call (to see changes in place)."""
-    layout = case.get("layout", "plain")
-    inputs = {name: as_input(case[name], layout if name == "x" else "plain") for name in names}
-    kwargs = {} if case.get("eps") is None else {"eps": case["eps"]}
-    result, error, calls = call_from_scratch(fn, *inputs.values(), **kwargs)
-    return {"result": error if error is not None else wire.value(result), "builtins": calls,
-            "after": {name: wire.tensor(tensor) for name, tensor in inputs.items()}}
-
-
 def _evidence_of_gradients(fn, case: dict) -> dict:
     """The same call with x, gamma, beta requiring gradients, then autograd.grad of <y, dout>."""
     layout = case.get("layout", "plain")
@@ -261,64 +145,6 @@ def cases(seed: int, hidden: bool) -> dict:
               layout="transposed"),
         _case("issue", f"on {ref.ISSUE_60528}", rows, torch.ones(3), torch.zeros(3)),
     ]}
-
-
-# --------------------------------------------------------------------------------------------
-# Judge side: shared with bn_inference.
-# --------------------------------------------------------------------------------------------
-def what_for(name: str, args: str, case: dict) -> str:
-    eps = case.get("eps")
-    return f"{name}({args}{'' if eps is None else f', eps={eps:g}'}) {case['label']}"
-
-
-def require_from_scratch(record: dict, what: str) -> None:
-    """The built-in diagnosis, from the calls the evidence step saw (forgeable evidence)."""
-    calls = ref.builtins_called(record)
-    if calls and wire.kind(wire.field(record, "result")) == "error":
-        fail(f"{what} called {calls[0]}, a PyTorch normalization built-in; compute the normalization "
-             f"yourself with tensor operations (mean, var, sqrt, arithmetic).")
-    if calls:
-        fail(f"{what} called {calls[0]} (and caught the error it raised); compute the normalization "
-             f"yourself with tensor operations instead of calling a normalization built-in.")
-
-
-def require_unchanged(record: dict, inputs: dict, what: str, advice: Optional[str] = None) -> None:
-    """Fail when the learner changed one of the tensors it was given."""
-    after = wire.field(record, "after")
-    for name, original in inputs.items():
-        now = wire.as_tensor(wire.field(after, name), f"{name} after the call")
-        unchanged = now.dtype == original.dtype and now.shape == original.shape and torch.equal(now, original)
-        example = "x - mean, not x -= mean or x.sub_(mean)" if name == "x" else "a + b, not a += b or a.add_(b)"
-        require(unchanged, f"{what} changed its input {name} in place; "
-                + (advice or f"leave {name} unchanged and build new tensors ({example})."))
-
-
-def output_tensor(result, what: str, x_encoded: dict) -> torch.Tensor:
-    """The learner's y in float64, after the checks of its type, shape and dtype."""
-    if wire.kind(result) != "tensor" or result.get("numpy"):
-        fail(f"{what} returned {wire.describe(result)}; return a torch.Tensor (keep the whole "
-             f"computation in torch, no .numpy() or .tolist()).")
-    got = wire.as_tensor(result, what)
-    shape, dtype = tuple(x_encoded["shape"]), wire.dtype_name(x_encoded)
-    require(tuple(got.shape) == shape,
-            f"{what} returned shape {tuple(got.shape)}; expected {shape}, the same shape as x.")
-    require(wire.dtype_name(result) == dtype,
-            f"{what} returned dtype torch.{wire.dtype_name(result)} for a torch.{dtype} x; keep x's dtype "
-            f"(don't convert with .float() or a new torch.tensor).")
-    return got.to(ref.F64)
-
-
-def first_match(got: torch.Tensor, expected: torch.Tensor, hypotheses, atol: float, rtol: float,
-                extra=None) -> None:
-    """Fail with the diagnosis of the first hypothesis whose output matches the learner's (only
-    hypotheses that this case tells apart from the reference count)."""
-    for message, candidate in hypotheses:
-        if candidate is None or not bool(torch.isfinite(candidate).all()):
-            continue
-        if ref.close(candidate, expected, atol, rtol, extra):
-            continue
-        if ref.close(got, candidate, atol, rtol, extra):
-            fail(message)
 
 
 # --------------------------------------------------------------------------------------------
@@ -537,7 +363,7 @@ def _judge(cases: dict, evidence: dict) -> list[str]:
                 f"{NAME} gives the same output when the whole batch is shifted by a constant "
                 f"(batch statistics)",
                 f"{NAME} uses its eps argument inside the square root",
-                f"its gradients with respect to x, gamma and beta match those through nn.BatchNorm1d"]
+                "its gradients with respect to x, gamma and beta match those through nn.BatchNorm1d"]
     first = ref.rounded(shown["issue"][:4, 0], 4)
     return [f"{NAME} handles a shifted batch, another eps, a constant column, tiny and huge variances, "
             f"a batch of 2, float64 (with gradients) and a non-contiguous x",

@@ -31,10 +31,12 @@ import torch
 
 from autograder.checks import _bn_reference as ref
 from autograder.checks import lookup, notebook_checks
-from autograder.checks.bn_forward import (PRELUDE, evidence_of_call, first_match, output_tensor,
-                                          require_from_scratch, require_unchanged, what_for)
+from autograder.checks._bn_reference import (first_match, output_tensor, require_from_scratch,
+                                             require_unchanged, what_for)
+from autograder.checks.bn_forward import PRELUDE
+from autograder.checks.bn_forward_sandbox import evidence_of_call
 from autograder.judge import wire
-from autograder.judge.verdict import fail, require, require_no_error
+from autograder.judge.verdict import fail, require_no_error
 from utils.device import one_thread
 
 __all__ = ["PRELUDE", "cases", "collect", "judge", "visible", "hidden"]

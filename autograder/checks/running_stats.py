@@ -29,7 +29,9 @@ import torch
 
 from autograder.checks import _bn_reference as ref
 from autograder.checks import call, lookup, notebook_checks
-from autograder.checks.bn_forward import PRELUDE, as_input, require_unchanged
+from autograder.checks._bn_reference import require_unchanged
+from autograder.checks.bn_forward import PRELUDE
+from autograder.checks.bn_forward_sandbox import as_input
 from autograder.judge import wire
 from autograder.judge.verdict import fail, require, require_no_error
 from utils.device import one_thread
@@ -138,7 +140,7 @@ def _diagnose(new_mean, new_var, old_mean, old_var, x, m, expected, atol, rtol, 
     def close(a, b, extra=both):
         return ref.close(a, b, atol, rtol, extra)
 
-    mean_ok, var_ok = close(new_mean, expected_mean, slack[0]), close(new_var, expected_var, slack[1])
+    mean_ok = close(new_mean, expected_mean, slack[0])
     batch_mean, biased = ref.batch_stats(x)
     unbiased = ref.unbiased_var(x)
     swapped = close(new_mean, expected_var) and close(new_var, expected_mean)
