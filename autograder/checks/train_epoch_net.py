@@ -124,11 +124,12 @@ def buffers(model_spec: dict) -> list[dict]:
 
 
 def forward(model_spec: dict, params: list[torch.Tensor], state: list[dict], x: torch.Tensor, *,
-            training: bool, masks: dict | None = None, upto: int | None = None):
+            training, masks: dict | None = None, upto: int | None = None):
     """(output, new BatchNorm state) of the model on ``x``, in float64.
 
     ``training``: BatchNorm with batch statistics (and updating the running ones) and Dropout
-    multiplying by ``masks[layer index]``; otherwise running statistics and no dropout.
+    multiplying by ``masks[layer index]``; otherwise running statistics and no dropout.  A list
+    gives each layer's own mode.
     ``upto``: stop before that layer (for the logits).
     """
     h = x.to(torch.float64)
@@ -139,6 +140,7 @@ def forward(model_spec: dict, params: list[torch.Tensor], state: list[dict], x: 
         if upto is not None and index >= upto:
             break
         kind = layer["kind"]
+        mode = training[index] if isinstance(training, (list, tuple)) else training
         if kind == "linear":
             weight = next(next_param)
             bias = next(next_param) if layer["bias"] is not None else None
@@ -148,7 +150,7 @@ def forward(model_spec: dict, params: list[torch.Tensor], state: list[dict], x: 
             beta = next(next_param) if layer["bias"] is not None else None
             buffer = state[bn_index]
             bn_index += 1
-            if training:
+            if mode:
                 mean = h.mean(0)
                 var = ((h - mean) ** 2).mean(0)
                 n = h.shape[0]
@@ -168,7 +170,7 @@ def forward(model_spec: dict, params: list[torch.Tensor], state: list[dict], x: 
         elif kind == "sigmoid":
             h = torch.sigmoid(h)
         elif kind == "dropout":
-            if training and layer["p"] > 0:
+            if mode and layer["p"] > 0:
                 h = h * masks[index]
     return h, new_state
 
