@@ -12,8 +12,8 @@ and dtype), ``x`` and the global gradient mode (``torch.is_grad_enabled()``) are
 Working on a copy of the model is fine.
 
 What the judge sees (collected in the learner's process; the gradient mode at each forward and
-the modes are forgeable evidence): the result of every call, the gradient mode and every
-submodule's mode at each forward of the model (or of a copy of it), and after each call the
+the modes are forgeable evidence): the result of every call, the gradient mode at each
+forward of the model or of any of its layers (or of a copy of them), and after each call the
 modes, the state_dict, ``x`` and the gradient mode.  The judge recomputes the eval-mode output
 in float64 from the model's own parameters; the typical mistakes (training-mode BatchNorm,
 logits, a second sigmoid, labels) are recomputed on the same inputs and named when they match.
@@ -111,10 +111,10 @@ def _observe(predict, probe: dict) -> dict:
     forwards: list = []
 
     def on_forward(module, inputs):  # a closure: a deepcopy of the model keeps calling it
-        forwards.append({"grad_enabled": torch.is_grad_enabled(),
-                         "modes": [bool(m.training) for m in module.modules()]})
+        forwards.append({"grad_enabled": torch.is_grad_enabled()})
 
-    handle = model.register_forward_pre_hook(on_forward)
+    # On every module, so that running a slice (model[:]) or the layers one by one is seen too.
+    handles = [module.register_forward_pre_hook(on_forward) for module in model.modules()]
     calls = []
     for case in probe["calls"]:
         x = wire.as_tensor(case["x"]).to(device)
@@ -125,7 +125,8 @@ def _observe(predict, probe: dict) -> dict:
         calls.append({"result": error or wire.value(result), "forwards": list(forwards),
                       "grad_enabled_after": grad_enabled_after, "x_after": wire.tensor(x),
                       "modes_after": [bool(m.training) for m in model.modules()], "state_after": _state(model)})
-    handle.remove()
+    for handle in handles:
+        handle.remove()
     return {"calls": calls}
 
 

@@ -158,7 +158,8 @@ def _observe(train_epoch, probe: dict) -> dict:
         record["steps"].append({"grads": [None if p.grad is None else wire.tensor(p.grad) for p in params],
                                 "params": [wire.tensor(p) for p in params]})
 
-    handles = [model.register_forward_pre_hook(on_forward), optimizer.register_step_pre_hook(on_step)]
+    # A forward is counted when the first layer runs, so a slice (model[:]) or the layers one by one count too.
+    handles = [model[0].register_forward_pre_hook(on_forward), optimizer.register_step_pre_hook(on_step)]
     for index, module in enumerate(model):
         if isinstance(module, nn.Dropout):
             handles.append(module.register_forward_hook(on_dropout(index)))
