@@ -1,0 +1,12 @@
+# expect: fail: exactly once per batch
+def train_epoch(model, loader, optimizer, loss_fn):
+    model.train()
+    total = 0.0
+    for inputs, targets in loader:
+        optimizer.zero_grad()
+        loss = loss_fn(model(inputs), targets)
+        loss.backward()
+        optimizer.step()
+        optimizer.step()
+        total += loss.item()
+    return total / len(loader)
