@@ -112,7 +112,7 @@ def kind(obj: Any) -> str:
     type: "none", "bool", "int", "number", "str"."""
     if isinstance(obj, dict):
         found = obj.get("kind")
-        if found in {"tensor", "error", "object", "tuple", "list", "dict", "numpy_scalar", "float"}:
+        if isinstance(found, str) and found in {"tensor", "error", "object", "tuple", "list", "dict", "numpy_scalar", "float"}:
             return found
         raise Malformed(f"unknown kind {found!r}")
     if obj is None:
@@ -137,7 +137,7 @@ def as_tensor(obj: Any, what: str = "a tensor", dtype=None):
     name = obj.get("dtype")
     shape = obj.get("shape")
     data = obj.get("data")
-    if name not in DTYPES or not isinstance(shape, list) or not isinstance(data, str):
+    if not isinstance(name, str) or name not in DTYPES or not isinstance(shape, list) or not isinstance(data, str):
         raise Malformed(f"{what}: bad tensor encoding")
     if not all(isinstance(size, int) and 0 <= size <= MAX_ELEMENTS for size in shape):
         raise Malformed(f"{what}: bad shape")
@@ -172,7 +172,7 @@ def as_number(obj: Any, what: str = "a number") -> float:
         return float(obj)
     if found == "float":
         text = obj.get("value")
-        if text not in {"nan", "inf", "-inf"}:
+        if not isinstance(text, str) or text not in {"nan", "inf", "-inf"}:
             raise Malformed(f"{what}: bad float")
         return float(text)
     if found == "numpy_scalar":
