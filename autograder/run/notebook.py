@@ -18,6 +18,7 @@ import json
 import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import threading
@@ -33,6 +34,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 from autograder.run.limits import SubmissionCgroup, support as cgroup_support
+from autograder.run.sandbox import stage_folder
 
 
 @dataclasses.dataclass
@@ -174,11 +176,13 @@ class GradingKernelManager(AsyncKernelManager):
     one, or started as ``python -m autograder.run.kernel`` with the given limits."""
 
     def __init__(self, limits: Limits, workdir: Path, cgroup: Optional[SubmissionCgroup],
-                 zygote: Optional[Zygote] = None, sandbox_uid: Optional[int] = None, **kwargs):
+                 zygote: Optional[Zygote] = None, sandbox_uid: Optional[int] = None,
+                 sockets: Optional[Path] = None, **kwargs):
         if sandbox_uid is not None:
-            # No network in the sandbox: the kernel's sockets are files in its own folder.
+            # No network in the sandbox: the kernel's sockets are files, in a folder of their own
+            # that the grader seals before connecting (see _SealingClient).
             kwargs.setdefault("transport", "ipc")
-            kwargs.setdefault("ip", str(workdir / "kernel"))
+            kwargs.setdefault("ip", str((sockets or workdir) / "kernel"))
             kwargs.setdefault("connection_file", str(workdir / "kernel.json"))
         super().__init__(kernel_name="python3", **kwargs)
         self._limits = limits
@@ -246,6 +250,34 @@ def _close_sockets(client: NotebookClient, km: AsyncKernelManager) -> None:
         pass
 
 
+class _SealingClient(NotebookClient):
+    """Connects to a sandboxed kernel only once its sockets' folder is root's.
+
+    ZeroMQ reconnects by path whenever a connection drops (the kernel died, a socket closed): in a
+    folder the learner's code can write, a socket replaced by a symlink would make the grader (root)
+    connect to any socket on the machine.  So the kernel binds its sockets in a folder of their own;
+    once they are all there, and before the grader connects, the folder becomes root's (0711) and
+    each entry must be a socket: from then on nothing of the learner can replace one."""
+
+    sockets: Optional[Path] = None
+
+    async def async_start_new_kernel_client(self):
+        if self.sockets is not None:
+            km = self.km
+            paths = [Path(f"{km.ip}-{port}") for port in
+                     (km.shell_port, km.iopub_port, km.stdin_port, km.hb_port, km.control_port)]
+            deadline = time.monotonic() + self.startup_timeout
+            while not all(os.path.lexists(path) for path in paths):
+                if time.monotonic() > deadline or not await km.is_alive():
+                    raise RuntimeError("Kernel died before it opened its sockets")
+                await asyncio.sleep(0.05)
+            os.chown(self.sockets, 0, 0, follow_symlinks=False)
+            os.chmod(self.sockets, 0o711)
+            if not all(stat.S_ISSOCK(os.lstat(path).st_mode) for path in paths):
+                raise RuntimeError("Kernel died: its sockets were replaced")
+        return await super().async_start_new_kernel_client()
+
+
 async def _run_cells(client: NotebookClient) -> None:
     for index, cell in enumerate(client.nb.cells):
         await client.async_execute_cell(cell, index, execution_count=client.code_cells_executed + 1)
@@ -257,10 +289,14 @@ CRASHED = "The kernel died while running the notebook (os._exit, a crash, or too
 
 async def _execute(notebook, workdir: Path, limits: Limits, zygote: Optional[Zygote],
                    cgroup: Optional[SubmissionCgroup], sandbox_uid: Optional[int]) -> Execution:
-    km = GradingKernelManager(limits, workdir, cgroup, zygote=zygote, sandbox_uid=sandbox_uid)
-    client = NotebookClient(notebook, km=km, timeout=limits.cell_timeout, allow_errors=True,
+    sockets = None
+    if sandbox_uid is not None:  # beside the stage's folder, in the grader's own (root's) folder
+        sockets = stage_folder(workdir.parent, f"{workdir.name}-sockets", sandbox_uid)
+    km = GradingKernelManager(limits, workdir, cgroup, zygote=zygote, sandbox_uid=sandbox_uid, sockets=sockets)
+    client = _SealingClient(notebook, km=km, timeout=limits.cell_timeout, allow_errors=True,
                             interrupt_on_timeout=False, record_timing=False, kernel_name="python3",
                             resources={"metadata": {"path": str(workdir)}}, startup_timeout=120)
+    client.sockets = sockets
     status, reason = "ok", None
     started = time.perf_counter()
     start_seconds = run_seconds = 0.0
