@@ -6,7 +6,7 @@ Every case is built from the learner's copy ``lessons/03_layer_placement/03_laye
 and the corpus answers ``tests/corpus/bn_mlp/sequential.py`` / ``tests/corpus/bn_cnn/sequential.py``
 (right) and ``tests/corpus/bn_mlp/no_batchnorm.py`` (wrong).  A trick that tries to raise a score
 is paired with the wrong ``bn_mlp`` answer and the right ``bn_cnn`` one, so the right score is 3
-(the honest part), never 8.
+(the honest part) at most, never 8.
 
 Hostile code gets what it needs from :class:`Context` through the notebook source: the port of a
 loopback listener the test opens, a random token (the names of the files it tries to write, the
@@ -80,10 +80,12 @@ class Case:
     filename: Optional[str] = None  # default <assignment>.ipynb
     extra_files: dict = dataclasses.field(default_factory=dict)  # name -> bytes, next to the notebook
     what: str = ""  # the requirement it covers
-    # Exercises whose evidence the trick forges: the expectation holds once their check modules
-    # are judged from evidence (cases/collect/judge); a legacy module (visible/hidden run in the
-    # sandbox, pass/fail reported) can be forged: the known transitional hole (see test_integrity).
+    # Exercises whose evidence the trick forges or reaches: the expectation is the judge's, once
+    # their check modules are judged from evidence (cases/collect/judge); a legacy module
+    # (visible/hidden run in the sandbox, pass/fail reported) can be forged: the known transitional
+    # hole (test_integrity reports a mismatch there as an expected failure).
     forges: tuple = ()
+    also: tuple = ()  # other statuses that are right too (a race the learner's code may win or lose)
 
     def expected_cells(self) -> dict:
         if self.cells is not None:
@@ -531,6 +533,27 @@ def _bnlab_pipes():
     return found
 _bnlab_in_step = "autograder.run.evidence" in __import__("sys").modules
 '''
+
+def startup_shadow(ctx: "Context") -> bytes:
+    """A data file named after a module the kernel imports while it starts (debugpy, pdb...): learner
+    code that runs before the first cell, right after the kernel bound its sockets, and replaces
+    them by symlinks to a socket outside before the grader connects."""
+    return f'''
+import glob, importlib, os, sys
+if not os.environ.get("BNLAB_SHADOWED"):
+    os.environ["BNLAB_SHADOWED"] = "1"
+    for _path in glob.glob("../*-sockets/kernel-*") + glob.glob("kernel-*"):
+        try:
+            os.unlink(_path)
+            os.symlink({str(ctx.socket)!r}, _path)
+        except OSError:
+            pass
+_here = os.getcwd()
+sys.path[:] = [_entry for _entry in sys.path if _entry not in ("", ".", _here)]
+del sys.modules[__name__]
+sys.modules[__name__] = importlib.import_module(__name__)
+'''.encode()
+
 
 # Evidence of the legacy form, claiming both exercises passed.
 FORGED_LEGACY = ('{"bn_mlp": {"visible": {"passed": ["forged"]}, "hidden": {"passed": ["forged"]}}, '
@@ -1043,13 +1066,14 @@ def cases() -> list[Case]:
         Case("trick-custom-exc", build_cell_trick(CUSTOM_EXC), "graded", 3.0, "No BatchNorm1d(64)", what=trick),
         Case("trick-input-transformer", build_cell_trick(INPUT_TRANSFORMER), "graded", 3.0, what=trick),
         Case("trick-showtraceback", build_cell_trick(SHOWTRACEBACK), "graded", 3.0, what=trick),
+        # the patched checks and the patched torch reach the honest bn_cnn's evidence too: 0, never more than 3
         Case("trick-patch-checks", lambda ctx: with_cells(build_answer_trick(PATCH_CHECKS)(ctx), PATCH_CHECKS),
-             "graded", 3.0, forges=("bn_mlp",), what=trick),
-        # the patched builtins kill the learner's own kernel: crashed, the honest points kept
+             "graded", 0.0, forges=("bn_mlp", "bn_cnn"), what=trick),
+        # the patched builtins kill the learner's own kernel and evidence step: crashed, nothing counted
         Case("trick-patch-builtins", lambda ctx: with_cells(build_answer_trick(PATCH_BUILTINS)(ctx), PATCH_BUILTINS),
-             "crashed", 3.0, what=trick),
+             "crashed", 0.0, forges=("bn_mlp", "bn_cnn"), what=trick),
         Case("trick-patch-torch", lambda ctx: with_cells(build_answer_trick(PATCH_TORCH)(ctx), PATCH_TORCH),
-             "graded", 3.0, forges=("bn_mlp",), what=trick),
+             "graded", 0.0, forges=("bn_mlp", "bn_cnn"), what=trick),
         Case("trick-fake-batchnorm", lambda ctx: answered(mlp=FAKE_BATCHNORM), "graded", 3.0, forges=("bn_mlp",), what=trick),
         Case("trick-always-equal", lambda ctx: answered(mlp=ALWAYS_EQUAL), "graded", 3.0, forges=("bn_mlp",), what=trick),
         Case("trick-prefilled-outputs", build_prefilled, "graded", 3.0, what=trick),
@@ -1093,6 +1117,12 @@ def cases() -> list[Case]:
             f"SOCK = {str(ctx.socket)!r}\n" + KERNEL_SOCKET_REDIRECT)(ctx), "crashed", 8.0, "kernel died",
              what="the kernel's ipc sockets replaced by symlinks to a socket outside, then the kernel dies: "
                   "the grader's ZeroMQ must not reconnect there"),
+        # crashed if the kernel's startup replaced its sockets before the grader sealed them, graded if not
+        Case("kernel-startup-shadow", build_honest_right, "crashed", 8.0, also=("graded",),
+             extra_files={name: startup_shadow for name in ("debugpy.py", "pdb.py", "bdb.py", "code.py", "cmd.py",
+                                                            "pydoc.py", "stringprep.py")},
+             what="data files shadowing modules the kernel imports as it starts: learner code before the first "
+                  "cell replaces the kernel's sockets; the grader must not connect through them"),
         # code left running after an answer cell returns
         Case("linger-stage1-forgers", lambda ctx: with_cells(answered(mlp=WRONG_MLP), stage1_forgers_source(ctx),
                                                              after=None), "graded", 3.0,
@@ -1105,7 +1135,8 @@ def cases() -> list[Case]:
              what=linger + "; a right answer with a busy thread, a timer, setitimer + SIGALRM handler, finalizers, a "
                            "child: keeps its points"),
         # patches: in force for the learner's code and the (untrusted) evidence step, never the judge
-        Case("patch-evidence-step", build_answer_trick(PATCH_EVIDENCE_STEP), "graded", 3.0, forges=("bn_mlp",),
+        # the patched wire.tensor makes the honest bn_cnn's outputs constant too: 0
+        Case("patch-evidence-step", build_answer_trick(PATCH_EVIDENCE_STEP), "graded", 0.0, forges=("bn_mlp", "bn_cnn"),
              what=trick + "; autograder.run.evidence.write_message, checks.gather, wire.tensor patched"),
         Case("patch-json", build_answer_trick(PATCH_JSON), "graded", 3.0, forges=("bn_mlp",),
              what=trick + "; json.dumps rewrites the evidence on its way out"),
@@ -1169,7 +1200,7 @@ def write_cohort(submitted: Path, ctx: Context, selected: Optional[list[Case]] =
         data = content if isinstance(content, bytes) else to_bytes(content)
         (folder / (case.filename or f"{case.assignment}.ipynb")).write_bytes(data)
         for name, extra in case.extra_files.items():
-            (folder / name).write_bytes(extra)
+            (folder / name).write_bytes(extra(ctx) if callable(extra) else extra)
         folders[case.student_id] = folder
     return folders
 
