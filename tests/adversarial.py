@@ -1146,15 +1146,18 @@ def cases() -> list[Case]:
              forges=("bn_mlp",), what="a right answer that makes torch/numpy/math comparisons fail keeps its points "
                                       "(the judge compares elsewhere)"),
         Case("harmless-trick-right", lambda ctx: with_cells(answered(mlp=PATCH_TORCH + "\n" + RIGHT_MLP), CUSTOM_EXC),
-             "graded", 8.0, what="a right answer + a harmless trick keeps its points"),
+             "graded", 8.0, forges=("bn_mlp", "bn_cnn"),
+             what="a right answer + a harmless trick keeps its points (legacy checks run under the patched torch)"),
         # the sandbox
         Case("sandbox-escape", lambda ctx: build_probe(ctx, "sandbox-escape"), "graded", 8.0, what=sandbox),
         Case("sandbox-signal", build_signal, "graded", 8.0, what=sandbox),
         # limits
-        Case("limit-cell-timeout", build_end_cells("while True:\n    pass"), "timeout", 8.0, "20", what=limits),
+        # right after the imports: on a busy machine the lesson's own cells may not reach the end within 90 s
+        Case("limit-cell-timeout", lambda ctx: with_cells(answered(), "while True:\n    pass"), "timeout", 8.0, "20",
+             what=limits),
         Case("limit-answer-loops", lambda ctx: answered(mlp="while True:\n    pass\n" + WRONG_MLP), "timeout", 0.0,
              what=limits),
-        Case("limit-notebook-timeout", build_end_cells(*["import time\ntime.sleep(18)"] * 6), "timeout", 8.0, "90",
+        Case("limit-notebook-timeout", build_end_cells(*["import time\ntime.sleep(18)"] * 14), "timeout", 8.0, "240",
              what=limits),
         Case("limit-memory", build_end_cells("_hog = bytearray(3 * 2**30)"), "memory", 8.0, "2048", what=limits),
         Case("limit-memory-touched", build_end_cells(
