@@ -1113,8 +1113,8 @@ def cases() -> list[Case]:
              what=plant + "; a tree deeper than the recursion limit and unreadable folders: still deleted"),
         Case("plant-module-shadows", lambda ctx: with_cells(answered(mlp=WRONG_MLP), STAGE1_SHADOWS), "graded", 3.0,
              what=plant + "; autograder/, json.py, sitecustomize.py left for a later stage to import"),
-        Case("kernel-socket-redirect", lambda ctx: build_end_cells(
-            f"SOCK = {str(ctx.socket)!r}\n" + KERNEL_SOCKET_REDIRECT)(ctx), "crashed", 8.0, "kernel died",
+        Case("kernel-socket-redirect", lambda ctx: with_cells(  # early: the lesson's cells may be slow
+            answered(), f"SOCK = {str(ctx.socket)!r}\n" + KERNEL_SOCKET_REDIRECT), "crashed", 8.0, "kernel died",
              what="the kernel's ipc sockets replaced by symlinks to a socket outside, then the kernel dies: "
                   "the grader's ZeroMQ must not reconnect there"),
         # crashed if the kernel's startup replaced its sockets before the grader sealed them, graded if not
