@@ -6,7 +6,7 @@ Every case is built from the learner's copy ``lessons/03_layer_placement/03_laye
 and the corpus answers ``tests/corpus/bn_mlp/sequential.py`` / ``tests/corpus/bn_cnn/sequential.py``
 (right) and ``tests/corpus/bn_mlp/no_batchnorm.py`` (wrong).  A trick that tries to raise a score
 is paired with the wrong ``bn_mlp`` answer and the right ``bn_cnn`` one, so the right score is 3
-(the honest part), never 8.
+(the honest part) at most, never 8.
 
 Hostile code gets what it needs from :class:`Context` through the notebook source: the port of a
 loopback listener the test opens, a random token (the names of the files it tries to write, the
@@ -53,6 +53,8 @@ class Context:
     submitted: Path  # SUBMITTED
     out: Path  # OUT
     home: Path  # the grader's $HOME
+    bait: Path = Path("/nonexistent")  # a root-owned file outside the sandbox: content, owner, mtime must not change
+    socket: Path = Path("/nonexistent")  # a unix socket outside the sandbox the grader must never connect to
 
     def forbidden_files(self, student_folder: Path) -> list[Path]:
         """Where hostile code tries to write ``pwned-<token>``; none of them may exist afterwards."""
@@ -78,6 +80,12 @@ class Case:
     filename: Optional[str] = None  # default <assignment>.ipynb
     extra_files: dict = dataclasses.field(default_factory=dict)  # name -> bytes, next to the notebook
     what: str = ""  # the requirement it covers
+    # Exercises whose evidence the trick forges or reaches: the expectation is the judge's, once
+    # their check modules are judged from evidence (cases/collect/judge); a legacy module
+    # (visible/hidden run in the sandbox, pass/fail reported) can be forged: the known transitional
+    # hole (test_integrity reports a mismatch there as an expected failure).
+    forges: tuple = ()
+    also: tuple = ()  # other statuses that are right too (a race the learner's code may win or lose)
 
     def expected_cells(self) -> dict:
         if self.cells is not None:
@@ -189,7 +197,7 @@ for _folder in ["/tmp", "/var/tmp", "/dev/shm", _HOME, os.path.expanduser("~"), 
         print("WROTE:", os.path.join(_folder, _name))  # harmless inside the sandbox's own tmpfs; the test looks outside
     except OSError:
         pass
-for _path in [os.path.join(_ROOT, "autograder", "checks", "bn_mlp.py"), os.path.join(_ROOT, "autograder", "trusted.py")]:
+for _path in [os.path.join(_ROOT, "autograder", "checks", "bn_mlp.py"), os.path.join(_ROOT, "autograder", "run", "evidence.py")]:
     try:
         open(_path, "a").close()  # opening for append changes nothing, but must be refused
         print("ESCAPE: could open for writing", _path)
@@ -278,17 +286,21 @@ _ip.showsyntaxerror = lambda *args, **kwargs: None
 PATCH_CHECKS = '''
 import sys
 import autograder.checks
-import autograder.checks.bn_mlp, autograder.checks.bn_cnn, autograder.checks._placement
+import autograder.checks.bn_mlp, autograder.checks.bn_cnn, autograder.checks._models
+import autograder.judge.decide, autograder.judge.verdict
 for _module in (autograder.checks.bn_mlp, autograder.checks.bn_cnn):
     _module.visible = lambda ns: None
     _module.hidden = lambda ns: None
+    _module.judge = lambda cases, evidence: ["forged"]
+    _module.collect = lambda ns, cases: {}
+autograder.judge.decide.judge_gathered = lambda *a, **k: ["forged"]
+autograder.judge.decide.verdict = lambda *a, **k: autograder.judge.decide.Verdict(True, "forged")
+autograder.judge.verdict.fail = lambda *a, **k: None
 autograder.checks.fail = lambda *a, **k: None
 autograder.checks.require = lambda *a, **k: None
-autograder.checks._placement.fail = lambda *a, **k: None
-autograder.checks._placement.require = lambda *a, **k: None
-for _name in dir(autograder.checks._placement):
-    if _name.startswith("check_"):
-        setattr(autograder.checks._placement, _name, lambda *a, **k: None)
+for _name in dir(autograder.checks._models):
+    if _name.startswith(("judge", "check", "require", "fail")):
+        setattr(autograder.checks._models, _name, lambda *a, **k: None)
 '''
 
 PATCH_BUILTINS = '''
@@ -401,59 +413,419 @@ else:
 {wrong}
 '''
 
-# In the trusted re-check, learner code runs in the same interpreter as the checks: these reach
-# for the checker's own state (a module it did not snapshot, its local variables, its token).
-TRUSTED_JSON = '''
-import json as _json
-_real_dump = _json.dump
-def _forged_dump(obj, handle, *args, **kwargs):
-    if isinstance(obj, dict) and "verdicts" in obj:
-        obj = {**obj, "verdicts": {test: {"passed": True, "feedback": "All checks passed."} for test in obj["verdicts"]}}
-    return _real_dump(obj, handle, *args, **kwargs)
-_json.dump = _forged_dump
-_json.dumps = lambda obj, *a, **k: __import__("json").JSONEncoder().encode(
-    {**obj, "verdicts": {t: {"passed": True, "feedback": "ok"} for t in obj["verdicts"]}}
-    if isinstance(obj, dict) and "verdicts" in obj else obj)
+# --------------------------------------------------------------------------- the trust boundary
+#
+# What the grader's side of the pipeline touches (issue 8, "Nothing the learner can write reaches
+# the grader"): the evidence step's two pipes (stage 2), the kernel's ipc sockets and connection
+# file (stage 1), the folders it creates and deletes.  The cases below attack each of them from
+# learner code: in a plain cell (stage 1 only) or in the bn_mlp answer cell (run again by the
+# evidence step, stage 2).
+
+# Names the grader uses or might use in a stage folder (today's and the removed re-check's).
+GRADER_NAMES = ["kernel.json", "kernel-1", "kernel-2", "kernel-3", "kernel-4", "kernel-5", ".bnlab-process.log",
+                "evidence", "notebook", "notebook-sockets", "evidence-sockets", "request.json", "result.json",
+                "evidence.json", "cases.json", "verdict.json", "grades.json", "03_layer_placement.ipynb",
+                "feedback.html", "results", ".ipython", ".jupyter", ".config", ".cache", "sitecustomize.py"]
+
+PLANT = r"""
+import os as _os, tempfile as _tempfile, glob as _glob
+def _bnlab_plant(kind, bait, sock, out, submitted, token):
+    _targets = [bait, "/etc/pwned-" + token, _os.path.join(out, "pwned-" + token), sock, "/etc/passwd",
+                _os.path.join(submitted, "honest-right", "03_layer_placement", "03_layer_placement.ipynb"),
+                "/proc/1/root/etc/pwned-" + token, "/dev/zero"]
+    _here = _os.path.realpath(_os.getcwd())
+    _folders = [_here, _os.path.expanduser("~"), _os.environ.get("TMPDIR", "."), _tempfile.gettempdir(), "/tmp",
+                "/dev/shm", "/var/tmp", "..", "../..", "../evidence", "../notebook", "../notebook-sockets",
+                "../evidence-sockets"] + _glob.glob("../*") + _glob.glob("../../*")
+    _planted = []
+    for _folder in dict.fromkeys(_folders):
+        for _i, _name in enumerate(NAMES):
+            _path = _os.path.join(_folder, _name)
+            _target = _targets[_i % len(_targets)]
+            try:
+                if _os.path.lexists(_path) and not _os.path.isdir(_path):
+                    _os.unlink(_path)  # the connection file, a socket, a log: replaced by the plant
+                if kind == "symlink":
+                    _os.symlink(_target, _path)
+                elif kind == "fifo":
+                    _os.mkfifo(_path)
+                else:
+                    _os.link(_target if _i % 2 else _os.path.join(_here, "kernel.json"), _path)
+                _planted.append(_path)
+            except OSError:
+                pass
+    for _path in _planted:
+        if _os.path.realpath(_os.path.dirname(_os.path.abspath(_path))) != _here:
+            print("ESCAPE: planted outside its own folder:", _path)
+    return _planted
+for _kind in KINDS:
+    try:
+        _bnlab_plant(_kind, BAIT, SOCK, OUT, SUBMITTED, TOKEN)
+    except Exception:
+        pass
+"""
+
+
+def plant_source(ctx: "Context", kinds: tuple) -> str:
+    """Plant symlinks, FIFOs or hard links under every name the grader might use, in every folder
+    learner code might write: its stage folder (= HOME = TMPDIR), /tmp, /dev/shm, /var/tmp, the
+    parent (the grader's own folder for the submission), the other stages' folders, the scratch
+    root.  The symlinks point at a bait file outside the sandbox, at files to create in /etc and
+    OUT, at a unix socket the test listens on, at another learner's submission."""
+    return (f"NAMES = {GRADER_NAMES!r}\nKINDS = {list(kinds)!r}\nBAIT, SOCK = {str(ctx.bait)!r}, {str(ctx.socket)!r}\n"
+            f"OUT, SUBMITTED, TOKEN = {str(ctx.out)!r}, {str(ctx.submitted)!r}, {ctx.token!r}\n" + PLANT)
+
+
+def deep_tree_source(ctx: "Context") -> str:
+    """A folder tree deeper than Python's recursion limit (shutil.rmtree recurses), folders the
+    grader cannot list (mode 000), and markers: the stage folders must still be deleted."""
+    return f'''
+import os as _os
+_top = _os.getcwd()
+open("planted-{ctx.token}", "w").close()
+try:
+    for _ in range(2500):
+        _os.mkdir("d")
+        _os.chdir("d")
+    open("planted-{ctx.token}", "w").close()
+finally:
+    _os.chdir(_top)
+_os.makedirs("locked/inner", exist_ok=True)
+open("locked/inner/planted-{ctx.token}", "w").close()
+_os.chmod("locked/inner", 0)
+_os.chmod("locked", 0)
 '''
 
-TRUSTED_CODE_OBJECTS = '''
-import autograder.checks.bn_mlp as _bn_mlp
-import autograder.checks._placement as _placement
-_nothing = (lambda *args, **kwargs: None).__code__
-for _function in (_bn_mlp.visible, _bn_mlp.hidden, _bn_mlp._check, _placement.check_bn_stack):
+
+# Replace the kernel's ipc sockets by symlinks to a socket outside the sandbox, then die: ZeroMQ
+# in the grader (root) reconnects by path when a connection drops.
+KERNEL_SOCKET_REDIRECT = '''
+import os, json, glob
+_info = json.load(open("kernel.json"))
+_sockets = [f"{_info['ip']}-{_info[key]}" for key in ("shell_port", "iopub_port", "stdin_port", "hb_port",
+                                                      "control_port")]
+for _path in _sockets + glob.glob("kernel-*") + glob.glob("../*-sockets/*"):
     try:
-        _function.__code__ = _nothing.replace(co_name=_function.__code__.co_name)
-    except (AttributeError, TypeError, ValueError):
+        os.unlink(_path)
+        os.symlink(SOCK, _path)
+        print("replaced", _path)
+    except OSError as error:
+        print("could not replace", _path, error.strerror)
+os._exit(1)
+'''
+
+# The evidence step's pipes: the result pipe is the write-only pipe among this process's descriptors.
+FIND_PIPES = '''
+import os as _os, stat as _stat
+def _bnlab_pipes():
+    found = {"read": [], "write": []}
+    for _name in _os.listdir("/proc/self/fd"):
+        _fd = int(_name)
+        try:
+            if not _stat.S_ISFIFO(_os.fstat(_fd).st_mode):
+                continue
+            _flags = int(open(f"/proc/self/fdinfo/{_fd}").read().split("flags:")[1].split()[0], 8)
+        except (OSError, IndexError, ValueError):
+            continue
+        found["write" if _flags & 3 == 1 else "read"].append(_fd)
+    return found
+_bnlab_in_step = "autograder.run.evidence" in __import__("sys").modules
+'''
+
+def startup_shadow(ctx: "Context") -> bytes:
+    """A data file named after a module the kernel imports while it starts (debugpy, pdb...): learner
+    code that runs before the first cell, right after the kernel bound its sockets, and replaces
+    them by symlinks to a socket outside before the grader connects."""
+    return f'''
+import glob, importlib, os, sys
+if not os.environ.get("BNLAB_SHADOWED"):
+    os.environ["BNLAB_SHADOWED"] = "1"
+    for _path in glob.glob("../*-sockets/kernel-*") + glob.glob("kernel-*"):
+        try:
+            os.unlink(_path)
+            os.symlink({str(ctx.socket)!r}, _path)
+        except OSError:
+            pass
+_here = os.getcwd()
+sys.path[:] = [_entry for _entry in sys.path if _entry not in ("", ".", _here)]
+del sys.modules[__name__]
+sys.modules[__name__] = importlib.import_module(__name__)
+'''.encode()
+
+
+# Evidence of the legacy form, claiming both exercises passed.
+FORGED_LEGACY = ('{"bn_mlp": {"visible": {"passed": ["forged"]}, "hidden": {"passed": ["forged"]}}, '
+                 '"bn_cnn": {"visible": {"passed": ["forged"]}, "hidden": {"passed": ["forged"]}}}')
+
+# Write a fake {"ran"} and {"evidence"} on the result pipe before the step does, then let the
+# step carry on (its own lines come after, too late).
+PIPE_FORGE_EARLY = FIND_PIPES + '''
+for _fd in (_bnlab_pipes()["write"] if _bnlab_in_step else []):
+    _os.write(_fd, b'{"ran": {}}\\n{"evidence": @FORGED@}\\n')
+'''.replace("@FORGED@", FORGED_LEGACY)
+
+# A thread that writes the forged evidence while collect runs (the step's gather waits for it).
+PIPE_FORGE_THREAD = FIND_PIPES + '''
+import threading as _threading, sys as _sys
+_go, _written = _threading.Event(), _threading.Event()
+def _forger():
+    _go.wait()
+    for _fd in _bnlab_pipes()["write"]:
+        _os.write(_fd, b'{"evidence": @FORGED@}\\n')
+    _written.set()
+if _bnlab_in_step:
+    _threading.Thread(target=_forger, daemon=True).start()
+    import autograder.checks as _checks
+    _real_gather = _checks.gather
+    def _gather(*args, **kwargs):
+        _go.set()
+        _written.wait(10)
+        return _real_gather(*args, **kwargs)
+    _checks.gather = _gather
+'''.replace("@FORGED@", FORGED_LEGACY)
+
+# Close the request pipe and write /dev/null over the result pipe.
+PIPE_CLOSED = FIND_PIPES + '''
+if _bnlab_in_step:
+    _pipes = _bnlab_pipes()
+    _null = _os.open("/dev/null", _os.O_WRONLY)
+    for _fd in _pipes["write"]:
+        _os.dup2(_null, _fd)
+    for _fd in _pipes["read"]:
+        _os.close(_fd)
+'''
+
+# More than the grader reads (16 MiB), with no newline.
+PIPE_FLOOD = FIND_PIPES + '''
+for _fd in (_bnlab_pipes()["write"] if _bnlab_in_step else []):
+    _chunk = b"x" * (1 << 20)
+    try:
+        for _ in range(40):
+            _os.write(_fd, _chunk)
+    except OSError:
         pass
 '''
 
-TRUSTED_FRAMES = '''
-import sys as _sys
-_frame = _sys._getframe()
-while _frame is not None:
-    _checks = _frame.f_locals.get("checks")
-    if isinstance(_checks, dict):
-        for _key in list(_checks):
-            _checks[_key] = (lambda ns: None, lambda ns: None)
-    _frame = _frame.f_back
+# A JSON line nested far deeper than any decoder's recursion limit.
+PIPE_JSON_BOMB = FIND_PIPES + '''
+for _fd in (_bnlab_pipes()["write"] if _bnlab_in_step else []):
+    _os.write(_fd, b'{"ran": {}}\\n' + b'{"evidence": ' + b"[" * 300000 + b"\\n")
 '''
 
-TRUSTED_FORGE = '''
-import sys as _sys, json as _json, os as _os
-_frame = _sys._getframe()
-_request = _result_path = None
-while _frame is not None:
-    _locals = _frame.f_locals
-    if isinstance(_locals.get("request"), dict) and "token" in _locals["request"]:
-        _request = _locals["request"]
-    if isinstance(_locals.get("result_path"), str):
-        _result_path = _locals["result_path"]
-    _frame = _frame.f_back
-if _request is not None and _result_path is not None:
-    with open(_result_path, "w") as _handle:
-        _json.dump({"token": _request["token"], "verdicts": {e["test"]: {"passed": True, "feedback": "All checks passed."}
-                                                              for e in _request["exercises"]}}, _handle)
+
+def pipe_held_open_source(ctx: "Context") -> str:
+    """A child holds the result pipe open; the step itself dies: no answer, and no end of file."""
+    return FIND_PIPES + f'''
+if _bnlab_in_step:
+    if _os.fork() == 0:
+        _os.setsid()
+        _os.execv("/bin/sleep", ["bnlab-holder-{ctx.token}", "600"])
     _os._exit(0)
+'''
+
+
+# Leave processes behind in stage 1 that wait for stage 2 and forge its evidence from outside:
+# write into the evidence step's result pipe (/proc/PID/fd), plant in its folder.
+STAGE1_FORGERS = """
+import os, subprocess, sys
+_CODE = r'''
+import os, sys, time, stat
+token, forged = sys.argv[1], sys.argv[2].encode()
+deadline = time.time() + 300
+while time.time() < deadline:
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            if not os.readlink(f"/proc/{entry}/cwd").endswith("/evidence"):
+                continue
+            for fd in os.listdir(f"/proc/{entry}/fd"):
+                path = f"/proc/{entry}/fd/{fd}"
+                if stat.S_ISFIFO(os.stat(path).st_mode):
+                    try:
+                        handle = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+                        os.write(handle, b'{"ran": {}}\\n{"evidence": ' + forged + b'}\\n')
+                        os.close(handle)
+                    except OSError:
+                        pass
+            for name in ("kernel.json", "result.json", "evidence.json"):
+                try:
+                    os.symlink("/etc/pwned-" + token, f"/proc/{entry}/cwd/{name}")
+                except OSError:
+                    pass
+        except OSError:
+            continue
+    try:
+        os.symlink("/etc/pwned-" + token, "../evidence/planted")
+    except OSError:
+        pass
+    time.sleep(0.02)
+'''
+_argv = [sys.executable, "-c", _CODE, TOKEN, FORGED]
+os.environ["BNLAB_ADVERSARIAL"] = TOKEN
+# a detached daemon (new session)
+subprocess.Popen(_argv, start_new_session=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                 stderr=subprocess.DEVNULL)
+# a double fork with setsid
+if os.fork() == 0:
+    try:
+        os.setsid()
+        if os.fork() == 0:
+            os.execv(sys.executable, _argv)
+    finally:
+        os._exit(0)
+# a child in new user and PID namespaces (PID 1 there), where the kernel allows it
+try:
+    if os.fork() == 0:
+        try:
+            os.unshare(os.CLONE_NEWUSER | os.CLONE_NEWPID)
+            if os.fork() == 0:
+                os.execv(sys.executable, _argv)
+        finally:
+            os._exit(0)
+except (AttributeError, OSError):
+    pass
+print("forgers started")
+"""
+
+
+def stage1_forgers_source(ctx: "Context") -> str:
+    return f"TOKEN, FORGED = {ctx.token!r}, {FORGED_LEGACY!r}\n" + STAGE1_FORGERS
+
+
+# Lingering code in the answer cell (so in the evidence step too) that only acts later: at exit
+# (finalizers, atexit: os._exit skips them), after the step is gone (a child that waits for its
+# parent to die, then writes into the pipe it inherited), after a long delay (a timer).
+LINGER_LATE_FORGERS = FIND_PIPES + '''
+import atexit as _atexit, weakref as _weakref, threading as _threading, time as _time
+_FORGED_LINE = b'{"ran": {}}\\n{"evidence": @FORGED@}\\n'
+def _bnlab_forge():
+    for _fd in _bnlab_pipes()["write"]:
+        try:
+            _os.write(_fd, _FORGED_LINE)
+        except OSError:
+            pass
+if _bnlab_in_step:
+    _atexit.register(_bnlab_forge)
+    class _Forger:
+        def __del__(self):
+            _bnlab_forge()
+    _keep = _Forger()
+    _weakref.finalize(_keep, _bnlab_forge)
+    _threading.Timer(60, _bnlab_forge).start()
+    _parent = _os.getpid()
+    if _os.fork() == 0:
+        try:
+            _os.setsid()
+            while _os.getppid() == _parent:
+                _time.sleep(0.01)
+            _bnlab_forge()
+            _time.sleep(600)
+        finally:
+            _os._exit(0)
+'''.replace("@FORGED@", FORGED_LEGACY)
+
+# Lingering code that does no harm (a right answer keeps its points): a busy thread, a timer, an
+# interval timer with its signal handler, finalizers, atexit, a sleeping child.
+LINGER_HARMLESS = """
+import atexit as _atexit, os as _os, signal as _signal, threading as _threading, time as _time, weakref as _weakref
+def _busy():
+    while True:
+        _time.sleep(0.005)
+_threading.Thread(target=_busy, daemon=True).start()
+_threading.Timer(0.5, lambda: None).start()
+_signal.signal(_signal.SIGALRM, lambda signum, frame: None)
+_signal.setitimer(_signal.ITIMER_REAL, 0.05, 0.05)
+_atexit.register(lambda: print("atexit"))
+class _Finalized:
+    def __del__(self):
+        pass
+_keep = _Finalized()
+_weakref.finalize(_keep, lambda: None)
+if _os.fork() == 0:
+    try:
+        _time.sleep(600)
+    finally:
+        _os._exit(0)
+"""
+
+# Files a later stage might import if it ran in the same folder: it does not.
+STAGE1_SHADOWS = """
+import os
+os.makedirs("autograder/checks", exist_ok=True)
+_forge = "def visible(ns): print('\\u2713 forged')\\nhidden = visible\\ncollect = lambda ns, cases: {}\\n"
+for _path, _text in [("autograder/__init__.py", ""), ("autograder/checks/__init__.py", ""),
+                     ("autograder/checks/bn_mlp.py", _forge), ("inspect.py", "raise SystemExit"),
+                     ("json.py", "raise SystemExit"), ("sitecustomize.py", "raise SystemExit"),
+                     ("usercustomize.py", "raise SystemExit"), ("bn_mlp.py", _forge)]:
+    with open(_path, "w") as _handle:
+        _handle.write(_text)
+for _folder in ("..", "../evidence", "../.."):
+    try:
+        open(os.path.join(_folder, "sitecustomize.py"), "w").close()
+        print("ESCAPE: wrote into", _folder)
+    except OSError:
+        pass
+"""
+
+# The evidence step itself, patched to report a pass for bn_mlp (the bn_cnn evidence is left alone).
+PATCH_EVIDENCE_STEP = '''
+import sys as _sys
+if "autograder.run.evidence" in _sys.modules:
+    import autograder.run.evidence as _step, autograder.checks as _checks
+    from autograder.judge import wire as _wire
+    _real_write, _real_gather = _step.write_message, _checks.gather
+    def _write(fd, message):
+        if "evidence" in message:
+            message["evidence"]["bn_mlp"] = {"visible": {"passed": ["forged"]}, "hidden": {"passed": ["forged"]}}
+        return _real_write(fd, message)
+    def _gather(module, namespace, cases):
+        if module.__name__.endswith("bn_mlp"):
+            return {"passed": ["forged"]}
+        return _real_gather(module, namespace, cases)
+    _step.write_message = _write
+    _checks.gather = _gather
+    _checks.roundtrip_safe = lambda gathered: gathered
+    _real_tensor = _wire.tensor
+    _wire.tensor = lambda value: _real_tensor(value * 0 + 0.5) if hasattr(value, "shape") else _real_tensor(value)
+'''
+
+# json, patched in the evidence step to rewrite bn_mlp's evidence on its way out.
+PATCH_JSON = '''
+import json as _json
+_real_dumps = _json.dumps
+def _dumps(obj, *args, **kwargs):
+    if isinstance(obj, dict) and isinstance(obj.get("evidence"), dict) and "bn_mlp" in obj["evidence"]:
+        obj = {"evidence": {**obj["evidence"], "bn_mlp": {"visible": {"passed": ["forged"]},
+                                                          "hidden": {"passed": ["forged"]}}}}
+    return _real_dumps(obj, *args, **kwargs)
+_json.dumps = _dumps
+'''
+
+# os and signal, patched so that the step cannot leave or be stopped (a right answer: harmless).
+PATCH_OS = '''
+import os as _os, signal as _signal, sys as _sys
+if "autograder.run.evidence" in _sys.modules:
+    _os._exit = lambda *args: None
+    _os.kill = lambda *args: None
+    _os.killpg = lambda *args: None
+    _sys.exit = lambda *args: None
+    for _signum in (_signal.SIGTERM, _signal.SIGINT, _signal.SIGHUP):
+        _signal.signal(_signum, _signal.SIG_IGN)
+'''
+
+# What a judge would use to compare, made to say "different" (harmless where the judge is elsewhere).
+PATCH_COMPARISONS = '''
+import math as _math, numpy as _np, torch as _torch, sys as _sys
+if "autograder.run.evidence" in _sys.modules:
+    _torch.allclose = lambda *args, **kwargs: False
+    _torch.equal = lambda *args, **kwargs: False
+    _torch.isclose = lambda a, b, *args, **kwargs: _torch.zeros_like(a, dtype=_torch.bool)
+    _np.allclose = lambda *args, **kwargs: False
+    _np.isclose = lambda a, b, *args, **kwargs: _np.zeros_like(a, dtype=bool)
+    _math.isclose = lambda *args, **kwargs: False
+
+
 '''
 
 
@@ -478,7 +850,7 @@ def build_cell_trick(*sources: str) -> Build:
 
 
 def build_answer_trick(trick: str, answer: str = WRONG_MLP) -> Build:
-    """The trick inside the bn_mlp answer cell (so it also runs in the trusted re-check)."""
+    """The trick inside the bn_mlp answer cell (so it also runs in the evidence step)."""
     return lambda ctx: answered(mlp=trick + "\n\n" + answer)
 
 
@@ -574,7 +946,7 @@ def build_find_instructor(ctx):
 def build_probe(ctx, student_id: str):
     folder = str(ctx.submitted / student_id / ASSIGNMENT)
     probe = probe_source(ctx, folder)
-    # In a plain cell (the kernel) and in the answer cell (the trusted re-check) both.
+    # In a plain cell (the kernel) and in the answer cell (the evidence step) both.
     return with_cells(answered(mlp=probe + "\n\n" + RIGHT_MLP), probe)
 
 
@@ -601,13 +973,21 @@ for _entry in os.listdir("/proc"):
     return with_cells(answered(), source, after=None)
 
 
+def build_planted(ctx, kinds: tuple, mlp: str):
+    """Plants in stage 1 (a cell before the tests and one at the end) and in stage 2 (the answer cell)."""
+    plant = plant_source(ctx, kinds)
+    notebook = answered(mlp=plant + "\n" + mlp)
+    notebook = with_cells(notebook, plant)
+    return with_cells(notebook, plant, after=None)
+
+
 def build_end_cells(*sources: str, mlp: str = RIGHT_MLP) -> Build:
     return lambda ctx: with_cells(answered(mlp=mlp), *sources, after=None)
 
 
 def build_processes(ctx):
     orphans = orphan_source(ctx)
-    notebook = answered(cnn=RIGHT_CNN + "\n" + orphans)  # also from the trusted re-check
+    notebook = answered(cnn=RIGHT_CNN + "\n" + orphans)  # also from the evidence step
     return with_cells(notebook, orphans, after=None)
 
 
@@ -672,6 +1052,9 @@ def cases() -> list[Case]:
     sandbox = "learner code: no network, no writes outside its scratch folder, no reading the course/OUT/others"
     limits = "limits: a status and a reason, the points of the graded cells passed kept"
     broken = "hostile and broken input: a row with a status and a clear reason"
+    pipe = "the evidence pipe: a status and a reason, never a blocked worker or a grader error"
+    plant = "files planted for the grader: nothing written, chowned, read, followed or blocked on outside scratch"
+    linger = "code left running: cannot change a verdict, nothing left running after the run"
     return [
         # baselines
         Case("honest-right", build_honest_right, "graded", 8.0, "BatchNormMLP", what="baseline"),
@@ -681,17 +1064,16 @@ def cases() -> list[Case]:
         Case("trick-custom-exc", build_cell_trick(CUSTOM_EXC), "graded", 3.0, "No BatchNorm1d(64)", what=trick),
         Case("trick-input-transformer", build_cell_trick(INPUT_TRANSFORMER), "graded", 3.0, what=trick),
         Case("trick-showtraceback", build_cell_trick(SHOWTRACEBACK), "graded", 3.0, what=trick),
+        # the patched checks and the patched torch reach the honest bn_cnn's evidence too: 0, never more than 3
         Case("trick-patch-checks", lambda ctx: with_cells(build_answer_trick(PATCH_CHECKS)(ctx), PATCH_CHECKS),
-             "graded", 3.0, what=trick),
-        # the patched builtins kill the learner's own kernel: crashed, the honest points kept
-        # Learner code runs as written: builtins patched in an answer cell stay patched for the
-        # evidence step too, which then cannot describe anything; no points, never more.
+             "graded", 0.0, forges=("bn_mlp", "bn_cnn"), what=trick),
+        # the patched builtins kill the learner's own kernel and evidence step: crashed, nothing counted
         Case("trick-patch-builtins", lambda ctx: with_cells(build_answer_trick(PATCH_BUILTINS)(ctx), PATCH_BUILTINS),
-             "crashed", 0.0, what=trick + " (it breaks its own program: nothing is repaired)"),
+             "crashed", 0.0, forges=("bn_mlp", "bn_cnn"), what=trick),
         Case("trick-patch-torch", lambda ctx: with_cells(build_answer_trick(PATCH_TORCH)(ctx), PATCH_TORCH),
-             "graded", 3.0, what=trick),
-        Case("trick-fake-batchnorm", lambda ctx: answered(mlp=FAKE_BATCHNORM), "graded", 3.0, what=trick),
-        Case("trick-always-equal", lambda ctx: answered(mlp=ALWAYS_EQUAL), "graded", 3.0, what=trick),
+             "graded", 0.0, forges=("bn_mlp", "bn_cnn"), what=trick),
+        Case("trick-fake-batchnorm", lambda ctx: answered(mlp=FAKE_BATCHNORM), "graded", 3.0, forges=("bn_mlp",), what=trick),
+        Case("trick-always-equal", lambda ctx: answered(mlp=ALWAYS_EQUAL), "graded", 3.0, forges=("bn_mlp",), what=trick),
         Case("trick-prefilled-outputs", build_prefilled, "graded", 3.0, what=trick),
         Case("trick-metadata-points", build_metadata_points, "graded", 8.0, what=trick + " (points from the instructor)"),
         Case("trick-metadata-ungraded", build_metadata_ungraded, "graded", 3.0, what=trick),
@@ -704,20 +1086,76 @@ def cases() -> list[Case]:
         # nbgrader restores the instructor's cell type: the answer runs as code, graded on its merits
         Case("retyped-answer", build_retyped_answer, "graded", 8.0, what=broken),
         Case("trick-find-instructor", build_find_instructor, "graded", 3.0, what=trick + "; " + sandbox),
-        Case("trick-trusted-json-dump", build_answer_trick(TRUSTED_JSON), "graded", 3.0, what=trick),
-        Case("trick-trusted-code-objects", build_answer_trick(TRUSTED_CODE_OBJECTS), "graded", 3.0, what=trick),
-        Case("trick-trusted-frames", build_answer_trick(TRUSTED_FRAMES), "graded", 3.0, what=trick),
-        Case("trick-trusted-forge-result", build_answer_trick(TRUSTED_FORGE), "graded", 3.0, what=trick),
+        # the evidence pipe (stage 2): forged lines, a closed or overwritten pipe, a flood, a JSON bomb,
+        # a pipe held open by a child while the step dies.  Forging the whole answer loses the honest
+        # bn_cnn points too: 0, never more than the honest 3.
+        Case("pipe-forge-early", build_answer_trick(PIPE_FORGE_EARLY), "graded", 0.0, forges=("bn_mlp", "bn_cnn"),
+             what=trick + "; a fake {ran} and {evidence} written on the result pipe before the step's own"),
+        Case("pipe-forge-thread", build_answer_trick(PIPE_FORGE_THREAD), "graded", 0.0, forges=("bn_mlp", "bn_cnn"),
+             what=trick + "; a thread writes fake evidence while collect runs"),
+        Case("pipe-closed", build_answer_trick(PIPE_CLOSED, RIGHT_MLP), "crashed", 0.0, "stopped the checker",
+             what=pipe + "; request pipe closed, /dev/null over the result pipe"),
+        Case("pipe-flood", build_answer_trick(PIPE_FLOOD), "crashed", 0.0, "flooded", what=pipe),
+        Case("pipe-json-bomb", build_answer_trick(PIPE_JSON_BOMB), "crashed", 0.0, "stopped the checker",
+             what=pipe + "; a JSON line nested 300000 deep (RecursionError in the grader's decoder)"),
+        Case("pipe-held-open", lambda ctx: build_answer_trick(pipe_held_open_source(ctx))(ctx), "timeout", 0.0,
+             "longer than", what=pipe + "; the step dies while a child holds the result pipe open"),
+        # planted between the stages, in every folder learner code can write (and those it cannot)
+        Case("plant-symlinks", lambda ctx: build_planted(ctx, ("symlink",), RIGHT_MLP), "graded", 8.0, what=plant),
+        Case("plant-fifos", lambda ctx: build_planted(ctx, ("fifo",), RIGHT_MLP), "graded", 8.0, what=plant),
+        Case("plant-hardlinks", lambda ctx: build_planted(ctx, ("hardlink",), RIGHT_MLP), "graded", 8.0, what=plant),
+        Case("plant-all-wrong", lambda ctx: build_planted(ctx, ("symlink", "fifo", "hardlink"), WRONG_MLP), "graded",
+             3.0, what=plant + "; " + trick),
+        Case("plant-deep-tree", lambda ctx: with_cells(build_answer_trick(deep_tree_source(ctx), RIGHT_MLP)(ctx),
+                                                       deep_tree_source(ctx), after=None), "graded", 8.0,
+             what=plant + "; a tree deeper than the recursion limit and unreadable folders: still deleted"),
+        Case("plant-module-shadows", lambda ctx: with_cells(answered(mlp=WRONG_MLP), STAGE1_SHADOWS), "graded", 3.0,
+             what=plant + "; autograder/, json.py, sitecustomize.py left for a later stage to import"),
+        Case("kernel-socket-redirect", lambda ctx: with_cells(  # early: the lesson's cells may be slow
+            answered(), f"SOCK = {str(ctx.socket)!r}\n" + KERNEL_SOCKET_REDIRECT), "crashed", 8.0, "kernel died",
+             what="the kernel's ipc sockets replaced by symlinks to a socket outside, then the kernel dies: "
+                  "the grader's ZeroMQ must not reconnect there"),
+        # crashed if the kernel's startup replaced its sockets before the grader sealed them, graded if not
+        Case("kernel-startup-shadow", build_honest_right, "crashed", 8.0, also=("graded",),
+             extra_files={name: startup_shadow for name in ("debugpy.py", "pdb.py", "bdb.py", "code.py", "cmd.py",
+                                                            "pydoc.py", "stringprep.py")},
+             what="data files shadowing modules the kernel imports as it starts: learner code before the first "
+                  "cell replaces the kernel's sockets; the grader must not connect through them"),
+        # code left running after an answer cell returns
+        Case("linger-stage1-forgers", lambda ctx: with_cells(answered(mlp=WRONG_MLP), stage1_forgers_source(ctx),
+                                                             after=None), "graded", 3.0,
+             what=linger + "; stage-1 daemons (setsid, double fork, new user+PID namespace) that wait for the "
+                           "evidence step and write into its pipe"),
+        Case("linger-late-forgers", build_answer_trick(LINGER_LATE_FORGERS), "graded", 3.0,
+             what=linger + "; atexit, __del__, weakref.finalize, a 60 s Timer, a child that waits for the step to "
+                           "die, all forging"),
+        Case("linger-harmless-right", lambda ctx: answered(mlp=LINGER_HARMLESS + "\n" + RIGHT_MLP), "graded", 8.0,
+             what=linger + "; a right answer with a busy thread, a timer, setitimer + SIGALRM handler, finalizers, a "
+                           "child: keeps its points"),
+        # patches: in force for the learner's code and the (untrusted) evidence step, never the judge
+        # the patched wire.tensor makes the honest bn_cnn's outputs constant too: 0
+        Case("patch-evidence-step", build_answer_trick(PATCH_EVIDENCE_STEP), "graded", 0.0, forges=("bn_mlp", "bn_cnn"),
+             what=trick + "; autograder.run.evidence.write_message, checks.gather, wire.tensor patched"),
+        Case("patch-json", build_answer_trick(PATCH_JSON), "graded", 3.0, forges=("bn_mlp",),
+             what=trick + "; json.dumps rewrites the evidence on its way out"),
+        Case("patch-os-right", build_answer_trick(PATCH_OS, RIGHT_MLP), "graded", 8.0,
+             what="a right answer that disables os._exit, os.kill, sys.exit and signals keeps its points"),
+        Case("patch-comparisons-right", build_answer_trick(PATCH_COMPARISONS, RIGHT_MLP), "graded", 8.0,
+             forges=("bn_mlp",), what="a right answer that makes torch/numpy/math comparisons fail keeps its points "
+                                      "(the judge compares elsewhere)"),
         Case("harmless-trick-right", lambda ctx: with_cells(answered(mlp=PATCH_TORCH + "\n" + RIGHT_MLP), CUSTOM_EXC),
-             "graded", 8.0, what="a right answer + a harmless trick keeps its points"),
+             "graded", 8.0, forges=("bn_mlp", "bn_cnn"),
+             what="a right answer + a harmless trick keeps its points (legacy checks run under the patched torch)"),
         # the sandbox
         Case("sandbox-escape", lambda ctx: build_probe(ctx, "sandbox-escape"), "graded", 8.0, what=sandbox),
         Case("sandbox-signal", build_signal, "graded", 8.0, what=sandbox),
         # limits
-        Case("limit-cell-timeout", build_end_cells("while True:\n    pass"), "timeout", 8.0, "20", what=limits),
+        # right after the imports: on a busy machine the lesson's own cells may not reach the end within 90 s
+        Case("limit-cell-timeout", lambda ctx: with_cells(answered(), "while True:\n    pass"), "timeout", 8.0, "20",
+             what=limits),
         Case("limit-answer-loops", lambda ctx: answered(mlp="while True:\n    pass\n" + WRONG_MLP), "timeout", 0.0,
              what=limits),
-        Case("limit-notebook-timeout", build_end_cells(*["import time\ntime.sleep(18)"] * 6), "timeout", 8.0, "90",
+        Case("limit-notebook-timeout", build_end_cells(*["import time\ntime.sleep(18)"] * 14), "timeout", 8.0, "240",
              what=limits),
         Case("limit-memory", build_end_cells("_hog = bytearray(3 * 2**30)"), "memory", 8.0, "2048", what=limits),
         Case("limit-memory-touched", build_end_cells(
@@ -763,7 +1201,7 @@ def write_cohort(submitted: Path, ctx: Context, selected: Optional[list[Case]] =
         data = content if isinstance(content, bytes) else to_bytes(content)
         (folder / (case.filename or f"{case.assignment}.ipynb")).write_bytes(data)
         for name, extra in case.extra_files.items():
-            (folder / name).write_bytes(extra)
+            (folder / name).write_bytes(extra(ctx) if callable(extra) else extra)
         folders[case.student_id] = folder
     return folders
 

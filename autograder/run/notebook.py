@@ -18,6 +18,7 @@ import json
 import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import threading
@@ -33,6 +34,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 from autograder.run.limits import SubmissionCgroup, support as cgroup_support
+from autograder.run.sandbox import stage_folder
 
 
 @dataclasses.dataclass
@@ -174,13 +176,16 @@ class GradingKernelManager(AsyncKernelManager):
     one, or started as ``python -m autograder.run.kernel`` with the given limits."""
 
     def __init__(self, limits: Limits, workdir: Path, cgroup: Optional[SubmissionCgroup],
-                 zygote: Optional[Zygote] = None, sandbox_uid: Optional[int] = None, **kwargs):
+                 zygote: Optional[Zygote] = None, sandbox_uid: Optional[int] = None,
+                 sockets: Optional[Path] = None, **kwargs):
         if sandbox_uid is not None:
-            # No network in the sandbox: the kernel's sockets are files in its own folder.
+            # No network in the sandbox: the kernel's sockets are files, in a folder of their own
+            # that the grader seals before connecting (see _async_post_start_kernel).
             kwargs.setdefault("transport", "ipc")
-            kwargs.setdefault("ip", str(workdir / "kernel"))
+            kwargs.setdefault("ip", str((sockets or workdir) / "kernel"))
             kwargs.setdefault("connection_file", str(workdir / "kernel.json"))
         super().__init__(kernel_name="python3", **kwargs)
+        self._sockets = sockets if sandbox_uid is not None else None
         self._limits = limits
         self._workdir = workdir
         self._cgroup = cgroup
@@ -192,6 +197,28 @@ class GradingKernelManager(AsyncKernelManager):
             provisioner.request = {"env": self._env, "limits": limits.as_dict(), "uid": sandbox_uid,
                                    "cgroups": cgroup.procs_files if cgroup else []}
             self.provisioner = provisioner
+
+    async def _async_post_start_kernel(self, **kw) -> None:
+        """Seal the kernel's sockets, then connect (jupyter_client connects its control socket here).
+
+        ZeroMQ reconnects by path whenever a connection drops (the kernel died, a socket closed): in
+        a folder learner code can write, a socket replaced by a symlink would make the grader (root)
+        connect to any socket on the machine.  So the kernel binds its sockets in a folder of their
+        own; once they are all there, and before anything connects, the folder becomes root's (0711)
+        and each entry must be a socket: from then on no learner code can replace one."""
+        if self._sockets is not None:
+            paths = [Path(f"{self.ip}-{port}") for port in
+                     (self.shell_port, self.iopub_port, self.stdin_port, self.hb_port, self.control_port)]
+            deadline = time.monotonic() + 120
+            while not all(os.path.lexists(path) for path in paths):
+                if time.monotonic() > deadline or not await self.is_alive():
+                    raise RuntimeError("Kernel died before it opened its sockets")
+                await asyncio.sleep(0.05)
+            os.chown(self._sockets, 0, 0, follow_symlinks=False)
+            os.chmod(self._sockets, 0o711)
+            if not all(stat.S_ISSOCK(os.lstat(path).st_mode) for path in paths):
+                raise RuntimeError("Kernel died: its sockets were replaced")
+        await super()._async_post_start_kernel(**kw)
 
     @property
     def kernel_spec(self) -> KernelSpec:  # type: ignore[override]
@@ -257,7 +284,10 @@ CRASHED = "The kernel died while running the notebook (os._exit, a crash, or too
 
 async def _execute(notebook, workdir: Path, limits: Limits, zygote: Optional[Zygote],
                    cgroup: Optional[SubmissionCgroup], sandbox_uid: Optional[int]) -> Execution:
-    km = GradingKernelManager(limits, workdir, cgroup, zygote=zygote, sandbox_uid=sandbox_uid)
+    sockets = None
+    if sandbox_uid is not None:  # beside the stage's folder, in the grader's own (root's) folder
+        sockets = stage_folder(workdir.parent, f"{workdir.name}-sockets", sandbox_uid)
+    km = GradingKernelManager(limits, workdir, cgroup, zygote=zygote, sandbox_uid=sandbox_uid, sockets=sockets)
     client = NotebookClient(notebook, km=km, timeout=limits.cell_timeout, allow_errors=True,
                             interrupt_on_timeout=False, record_timing=False, kernel_name="python3",
                             resources={"metadata": {"path": str(workdir)}}, startup_timeout=120)

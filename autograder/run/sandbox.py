@@ -131,6 +131,17 @@ def stage_folder(parent: Path, name: str, uid: Optional[int]) -> Path:
     return folder
 
 
+def remove_folder(folder: Path) -> None:
+    """Delete a folder learner code wrote in, never following a symlink (``shutil.rmtree`` works
+    through file descriptors), even when the tree is deeper than Python's recursion limit (where
+    ``shutil.rmtree`` raises RecursionError, coreutils' ``rm`` finishes the job)."""
+    try:
+        shutil.rmtree(folder, ignore_errors=True)
+    except RecursionError:
+        subprocess.run(["rm", "-rf", "--", str(folder)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, check=False)
+
+
 def end_user_processes(uid: int) -> None:
     """SIGKILL every process of the sandbox user ``uid`` (detached, double-forked, in other
     process groups: all of them), from a short-lived child that becomes that user."""

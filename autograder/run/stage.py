@@ -87,7 +87,7 @@ class _Channel:
         line, self.buffer = self.buffer.split(b"\n", 1)
         try:
             return json.loads(line)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deep
             raise ValueError("not JSON")
 
     def close(self) -> None:
@@ -158,7 +158,8 @@ def run_evidence(request: dict, make_cases: Callable[[], dict], workdir: Path, l
                                              f"memory cap.")
             raise StageProblem("crashed", "Your answer code stopped the checker before it could finish (it exited, "
                                           "crashed or wrote over the checker's answer).")
-        ran_by_id = {str(key): (value if isinstance(value, str) else None) for key, value in ran["ran"].items()}
+        ran_by_id = {str(key)[:200]: (value[:300] if isinstance(value, str) else None)
+                     for key, value in ran["ran"].items()}
         return EvidenceRun(ran=ran_by_id, cases=cases, evidence=answer["evidence"],
                            seconds=time.monotonic() - started)
     finally:

@@ -24,7 +24,6 @@ import dataclasses
 import hashlib
 import os
 import secrets
-import shutil
 import time
 from pathlib import Path
 from typing import Optional
@@ -35,7 +34,7 @@ from autograder.checks import VISIBLE_SEED, exercise_module
 from autograder.course.build import InstructorVersion
 from autograder.judge.decide import verdict
 from autograder.run.notebook import Limits, Zygote, execute_notebook
-from autograder.run.sandbox import end_user_processes, stage_folder, submission_folder
+from autograder.run.sandbox import end_user_processes, remove_folder, stage_folder, submission_folder
 from autograder.run.stage import StageProblem, run_evidence
 from autograder.submission.read import Unreadable, read_submission
 from autograder.submission.restore import answer_sources, limit_outputs, restore_instructor_cells
@@ -178,7 +177,7 @@ def run_stages(prepared: Prepared, limits: Limits, slot: Slot = Slot()) -> Ran:
         if os.environ.get("BNLAB_KEEP_SCRATCH"):
             print(f"kept scratch folder {folder}")
         else:
-            shutil.rmtree(folder, ignore_errors=True)
+            remove_folder(folder)
 
 
 def _exercise_cell(exercise: dict, ran: Ran, points: float) -> CellResult:
