@@ -259,7 +259,10 @@ def _masks(probe: dict, forwards: list) -> list[dict]:
     found = []
     for forward in forwards:
         masks = {}
-        for key, value in wire.field(forward, "masks").items():
+        recorded = wire.field(forward, "masks")
+        if not isinstance(recorded, dict) or not all(isinstance(key, str) and key.isdigit() for key in recorded):
+            raise wire.Malformed("the Dropout masks of a forward")
+        for key, value in recorded.items():
             masks[int(key)] = wire.as_tensor(value, dtype=torch.float64)
         found.append(masks)
     dropouts = [i for i, layer in enumerate(probe["model"]["layers"]) if layer["kind"] == "dropout"]
@@ -429,6 +432,8 @@ def _check_parameters(probe: dict, record: dict, masks: list[dict]) -> list[floa
     batches = len(_batches(probe))
     for found, reference in zip(buffers_after, state):
         tracked = wire.field(found, "num_batches_tracked")
+        if not isinstance(tracked, int):
+            raise wire.Malformed("num_batches_tracked")
         require(tracked == reference["num_batches_tracked"],
                 f"BatchNorm's running statistics were updated {tracked - (reference['num_batches_tracked'] - batches)} "
                 f"times for the loader's {batches} batches; run the model once per batch, in training mode.")
