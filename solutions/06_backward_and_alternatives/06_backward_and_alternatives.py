@@ -192,32 +192,42 @@ print(sentence)
 #
 # with both means over the batch, per feature. Read it as geometry: per feature, `dx` is
 # `gamma / s` times what is left of `dy` after removing its components along the constant
-# vector `(1, ..., 1)` and along `x_hat`. Those are exactly the two directions in which
-# moving `x` does not change BN's output (adding a constant to a feature, or scaling it
-# around its mean), so the gradient has no component along them. Two consequences that hold
-# **by construction**, for any `dy`: `sum_i dx_i = 0` and `sum_i dx_i * x_hat_i = 0`.
+# vector `(1, ..., 1)` and along `x_hat`. Those are the two directions in which moving `x`
+# does not change BN's output (adding a constant to a feature, or scaling it around its
+# mean), so the gradient has no component along them. Two consequences, for any `dy`:
+# `sum_i dx_i = 0` holds **by construction**; `sum_i dx_i * x_hat_i = 0` holds by
+# construction when `eps = 0`, and only up to `eps` otherwise (with `eps` the output does
+# change a little when a feature is scaled, and `sum_i x_hat_i^2 = N var / (var + eps)` is a
+# little less than `N`).
 #
 # We check the geometry with a least-squares projection, a different computation from the
-# chain above (on the first probe batch, with the gradients of the cell before):
+# chain above (on the first probe batch), once with PyTorch's `eps = 1e-5` and once with
+# `eps = 1e-30`, as good as 0 here (PyTorch's `F.batch_norm` refuses `eps = 0` in training):
 
 # %%
 x_probe = probes["(8, 3), means 0, 5, -2"]
 gamma_probe = 0.5 + torch.rand(3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
 dout_probe = bw.make_batch(8, 3, mean=0.5, seed=1)
-dx, dgamma, dbeta = bw.learner_or_reference("batchnorm_backward", learner, autograd_backward,
-                                            dout_probe, x_probe, gamma_probe)[0]
-mean_probe = x_probe.mean(dim=0)
-s_probe = torch.sqrt(x_probe.var(dim=0, unbiased=False) + 1e-5)
-x_hat_probe = (x_probe - mean_probe) / s_probe
-print("per feature, sum_i dx_i          :", [f"{v:+.1e}" for v in dx.sum(dim=0).tolist()])
-print("per feature, sum_i dx_i * x_hat_i:", [f"{v:+.1e}" for v in (dx * x_hat_probe).sum(dim=0).tolist()])
-worst = 0.0
-for feature in range(3):
-    basis = torch.stack([torch.ones(8, dtype=torch.float64), x_hat_probe[:, feature]], dim=1)
-    along = basis @ torch.linalg.lstsq(basis, dout_probe[:, feature:feature + 1]).solution
-    residual = dout_probe[:, feature] - along.flatten()
-    worst = max(worst, (gamma_probe[feature] / s_probe[feature] * residual - dx[:, feature]).abs().max().item())
-print(f"largest |(gamma / s) * (dy minus its projection on 1 and x_hat) - dx| over the 3 features: {worst:.1e}")
+geometry = {}
+for eps_probe in (1e-5, 1e-30):
+    dx = bw.learner_or_reference("batchnorm_backward", learner, autograd_backward,
+                                 dout_probe, x_probe, gamma_probe, eps=eps_probe)[0][0]
+    s_probe = torch.sqrt(x_probe.var(dim=0, unbiased=False) + eps_probe)
+    x_hat_probe = (x_probe - x_probe.mean(dim=0)) / s_probe
+    projection_gap = 0.0
+    for feature in range(3):
+        basis = torch.stack([torch.ones(8, dtype=torch.float64), x_hat_probe[:, feature]], dim=1)
+        along = basis @ torch.linalg.lstsq(basis, dout_probe[:, feature:feature + 1]).solution
+        residual = dout_probe[:, feature] - along.flatten()
+        projection_gap = max(projection_gap, (gamma_probe[feature] / s_probe[feature] * residual - dx[:, feature]).abs().max().item())
+    geometry[eps_probe] = (dx.sum(dim=0).abs().max().item(), (dx * x_hat_probe).sum(dim=0).abs().max().item(), projection_gap)
+    print(f"eps = {eps_probe:g}: largest |sum_i dx_i| = {geometry[eps_probe][0]:.1e}, largest |sum_i dx_i x_hat_i| = "
+          f"{geometry[eps_probe][1]:.1e}, largest |(gamma / s) (dy minus its projection on 1 and x_hat) - dx| = "
+          f"{geometry[eps_probe][2]:.1e}")
+exact = max(geometry[1e-30]) < 1e-10
+print(f"With eps = 1e-30 all three are {'at rounding level' if exact else 'not at rounding level'} "
+      f"(at most {max(geometry[1e-30]):.0e}): dx is {'exactly' if exact else 'not exactly'} the projection. With eps = 1e-5, sum_i dx_i is still "
+      f"{geometry[1e-5][0]:.0e}, while the two x_hat terms grow to {max(geometry[1e-5][1:]):.0e}, the size of the eps effect.")
 
 # %% [markdown]
 # **A batch of 2 has (almost) no gradient.** With two examples, `1` and `x_hat` (which is
@@ -326,7 +336,9 @@ model_probe = bw.scale_model(0).train()
 probe_loss = F.binary_cross_entropy(model_probe(X_task[:256]), y_task[:256])
 (grad_W,) = torch.autograd.grad(probe_loss, model_probe[0].weight)
 orthogonality = (model_probe[0].weight.detach() * grad_W).sum().item()
-print(f"sum(W * dL/dW) at initialization: {orthogonality:.1e}  (|W| = {model_probe[0].weight.norm().item():.3f})")
+print(f"sum(W * dL/dW) at initialization: {orthogonality:.1e}, against |W| |dL/dW| = "
+      f"{model_probe[0].weight.norm().item() * grad_W.norm().item():.3f} (the cosine of the angle is "
+      f"{orthogonality / (model_probe[0].weight.norm().item() * grad_W.norm().item()):.0e})")
 for decay, run in decay_runs.items():
     first, last = run["effective_step"][:20].mean().item(), run["effective_step"][-20:].mean().item()
     print(f"weight decay {decay:<5g}: |W| {run['weight_norm'][0].item():.3f} -> {run['weight_norm'][-1].item():.3f};  "
@@ -477,7 +489,7 @@ with torch.no_grad():
 # The same comparison on this course's data, scikit-learn's 8x8 digits (lesson 04; 64 pixel
 # features, 10 classes): `Linear(64, 64) -> norm -> ReLU -> Linear(64, 10)` with the norm
 # `BatchNorm1d(64)`, `GroupNorm(8, 64)` (8 groups of 8 hidden features) or `LayerNorm(64)`.
-# Every run sees the same 2000 training examples (so smaller batches take more steps), SGD
+# Every run sees the same 1500 training examples (so smaller batches take more steps), SGD
 # with momentum 0.9 and a learning rate of `0.02 * batch size / 32`, seed 0; test accuracy in
 # evaluation mode, and in training mode on test batches of the same size (this takes a few
 # seconds):
@@ -485,7 +497,7 @@ with torch.no_grad():
 # %%
 X_train, y_train, X_test, y_test = load_digits_split(seed=0)
 comparison = bw.compare_norms(X_train, y_train, X_test, y_test, batch_sizes=(2, 4, 8, 16, 64),
-                              num_examples=2000, lr=0.02, seed=0)
+                              num_examples=1500, lr=0.02, seed=0)
 print(f"{'batch size':>10} " + " ".join(f"{bw.KIND_NAMES[kind]:>17}" for kind in comparison["kinds"])
       + "    (test accuracy, eval mode / training mode)")
 for i, size in enumerate(comparison["batch_sizes"]):
@@ -503,10 +515,11 @@ print(f"Across batch sizes the accuracy of GroupNorm spans {spread['group']:.3f}
       f"BatchNorm {spread['batch']:.3f}.")
 gap = [abs(comparison["eval"][kind][i] - comparison["train_mode"][kind][i]) for kind in ("group", "layer")
        for i in range(len(comparison["batch_sizes"]))]
-print(f"Training mode against eval mode: GroupNorm and LayerNorm differ by at most {max(gap):.3f} (only because the "
-      f"training-mode count drops the last incomplete test batch: they use no batch statistics, so the outputs "
-      f"are the same by construction); BatchNorm at batch {smallest}: {comparison['train_mode']['batch'][0]:.3f} in "
-      f"training mode against {bn_eval[0]:.3f} in eval mode.")
+print(f"Training mode against eval mode: GroupNorm and LayerNorm differ by at most {max(gap):.3f}; they use no "
+      f"batch statistics, so each example's output is the same in both modes by construction, and the accuracies "
+      f"differ only because training mode is counted on whole test batches ({len(X_test)} test examples). "
+      f"BatchNorm at batch {smallest}: {comparison['train_mode']['batch'][0]:.3f} in training mode against "
+      f"{bn_eval[0]:.3f} in eval mode.")
 
 # %% [markdown]
 # One run per setting, on a small data set: differences of a percent or two between
