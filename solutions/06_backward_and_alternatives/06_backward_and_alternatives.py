@@ -295,8 +295,8 @@ print(f"Through the mean, |b| stays at most {through['b'].abs().max().item():.1e
 # - an SGD step changes `W` by `lr * |dL/dW|`, relative to `|W|`; that ratio, the step that
 #   matters for a function of the direction, scales as `1 / a^2`.
 #
-# Measured on the seed's classifier without the pre-BN bias,
-# `Linear(20, 64, bias=False) -> BatchNorm1d(64) -> ReLU -> Linear(64, 1) -> Sigmoid`
+# Measured on a small version of the seed's classifier without the pre-BN bias,
+# `Linear(20, 32, bias=False) -> BatchNorm1d(32) -> ReLU -> Linear(32, 1) -> Sigmoid`
 # (seed 0), on a batch of 256 of the course's binary task, in training mode, with `W`
 # multiplied by `a`:
 
