@@ -650,8 +650,8 @@ with torch.no_grad():
 # per GPU you are back in the small-batch regime of section 5, however large the global
 # batch. `nn.SyncBatchNorm` computes the batch mean and variance across all processes at
 # every forward pass (it needs `torch.distributed`; convert a model with
-# `nn.SyncBatchNorm.convert_sync_batchnorm(model)`). It costs a communication per BN layer
-# per step. See PyTorch's documentation of `torch.nn.SyncBatchNorm`.
+# `nn.SyncBatchNorm.convert_sync_batchnorm(model)`). The price is a communication between
+# the processes in every BN layer's forward and backward pass. See PyTorch's documentation of `torch.nn.SyncBatchNorm`.
 #
 # **Pre-activation residual blocks.** He et al. (2016), "Identity Mappings in Deep Residual
 # Networks", reorder each residual block as BN -> ReLU -> conv (BN before the convolution,
