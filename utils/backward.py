@@ -144,7 +144,7 @@ def weight_decay_run(X: torch.Tensor, y: torch.Tensor, weight_decay: float, num_
     Batches of ``batch_size`` drawn with ``seed``. Returns per step (length ``num_steps``):
     ``weight_norm`` |W| after the step, ``effective_step`` lr * |dL/dW| / |W| (the relative size
     of the gradient part of the update), ``loss`` (the batch's training loss), and ``direction``:
-    the final W / |W| as a tensor.
+    the final W / |W| as a tensor; and ``model``, the trained model.
     """
     model = scale_model(seed).train()
     decays = [(parameter, weight_decay if parameter is model[0].weight else 0.0) for parameter in model.parameters()]
