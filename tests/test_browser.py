@@ -333,3 +333,72 @@ def test_validate_passes_the_solved_lesson_and_fails_the_unsolved_one(lab_root, 
     assert "BatchNormMLP is not defined" in text, (
         f"Validate's failure does not show the diagnosis 'BatchNormMLP is not defined':\n{text[:3000]}"
         f"\nscreenshot: {ARTIFACTS / f'{unsolved}-validate.png'}")
+
+
+# --------------------------------------------------------------------------- lesson 06
+
+BACKWARD = "06_backward_and_alternatives"
+
+MARK_VIEWS_JS = """() => {
+    // Every output area holding a box of sliders followed by an image, numbered in notebook order.
+    let count = 0;
+    for (const area of document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea')) {
+        const children = [...area.querySelectorAll(':scope > .jp-OutputArea-child')];
+        for (let i = 0; i + 1 < children.length; i++) {
+            if (children[i].querySelector('.widget-vbox .noUi-handle') && children[i + 1].querySelector('img')) {
+                area.setAttribute('data-bnlab-view06', String(count++));
+                break;
+            }
+        }
+    }
+    return count;
+}"""
+
+
+def _move(page, view, slider_index: int, name: str) -> None:
+    """Move slider ``slider_index`` of ``view`` three steps and wait for the figure under it to change."""
+    handle = view.locator(".widget-vbox .noUi-handle").nth(slider_index)
+    readout = view.locator(".widget-vbox .widget-readout").nth(slider_index)
+    view.scroll_into_view_if_needed()
+    before_src, before_value = image_src(view), readout.text_content()
+    with step(page, name, f"moving slider {slider_index} and waiting for the figure to change"):
+        at_max = handle.get_attribute("aria-valuenow") == handle.get_attribute("aria-valuemax")
+        handle.focus()
+        for _ in range(3):
+            handle.press("ArrowLeft" if at_max else "ArrowRight")
+        wait_for(lambda: readout.text_content() != before_value, 10,
+                 what=f"the slider's readout to change from {before_value!r}")
+        wait_for(lambda: image_src(view) not in ("", before_src), SLIDER_TIMEOUT,
+                 what=lambda: f"the figure to be redrawn after the slider moved to {readout.text_content()!r}")
+        wait_for(settled(lambda: (image_src(view), kernel_status(page).endswith("| Idle"))), SLIDER_TIMEOUT,
+                 what="the kernel to be idle and the figure to stop changing")
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+    assert readout.text_content() != before_value and image_src(view).startswith("data:image/png")
+
+
+@pytest.mark.timeout(900)
+def test_backward_lesson_passes_its_checks_and_both_views_redraw(lab_root, lab, page, artifacts):
+    """Lesson 06 in JupyterLab: Run All passes the three graded test cells (their ✓ lines are in the
+    saved notebook), then the scale view's weight-decay slider and the batch-size view's slider
+    each redraw their figure."""
+    root, build_errors = lab_root
+    if BACKWARD not in ASSIGNMENTS or BACKWARD in build_errors:
+        pytest.fail(f"{BACKWARD} is missing or does not build: {build_errors.get(BACKWARD)}", pytrace=False)
+    path = root / BACKWARD / f"{BACKWARD}.ipynb"
+    with step(page, f"{BACKWARD}-06", "opening the notebook and starting its kernel"):
+        open_notebook(page, lab, f"{BACKWARD}/{BACKWARD}.ipynb", workspace="ws-backward-views")
+    with step(page, f"{BACKWARD}-06", "Run > Run All Cells"):
+        run_all_cells(page, code_cell_count(path))
+    with step(page, f"{BACKWARD}-06", "saving the notebook"):
+        saved = save(page, path)
+    assert not errors_in(saved), errors_in(saved)
+    for grade_id in ("bn_backward_test", "bn2d_forward_test", "fold_conv_bn_test"):
+        cell = next(c for c in saved.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+        text = "".join(o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream")
+        assert text.count("✓") >= 2, f"{grade_id} printed no ✓ lines: {text[:500]!r}"
+    with step(page, f"{BACKWARD}-06", "finding the two slider views"):
+        wait_for(lambda: page.evaluate(MARK_VIEWS_JS) >= 2, 30, what="two slider views in the outputs")
+    scale_view = page.locator("[data-bnlab-view06='0']").first
+    batch_view = page.locator("[data-bnlab-view06='1']").first
+    _move(page, scale_view, 1, f"{BACKWARD}-weight-decay-slider")
+    _move(page, batch_view, 0, f"{BACKWARD}-batch-size-slider")

@@ -1,0 +1,6 @@
+# expect: pass
+def batchnorm2d_forward(x, gamma, beta, eps=1e-5):
+    mean = x.mean(dim=(0, 2, 3), keepdim=True)
+    var = x.var(dim=(0, 2, 3), unbiased=False, keepdim=True)
+    x_hat = (x - mean) / torch.sqrt(var + eps)
+    return gamma[None, :, None, None] * x_hat + beta[None, :, None, None]

@@ -1,0 +1,5 @@
+# expect: fail: that is LayerNorm
+def batchnorm2d_forward(x, gamma, beta, eps=1e-5):
+    mean = x.mean(dim=(1, 2, 3), keepdim=True)
+    var = x.var(dim=(1, 2, 3), unbiased=False, keepdim=True)
+    return gamma.view(1, -1, 1, 1) * (x - mean) / torch.sqrt(var + eps) + beta.view(1, -1, 1, 1)

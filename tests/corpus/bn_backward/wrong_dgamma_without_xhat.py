@@ -1,0 +1,7 @@
+# expect: fail: dgamma is computed without x_hat
+def batchnorm_backward(dout, x, gamma, eps=1e-5):
+    mean = x.mean(0)
+    std = torch.sqrt(x.var(0, unbiased=False) + eps)
+    x_hat = (x - mean) / std
+    dx = gamma / std * (dout - dout.mean(0) - x_hat * (dout * x_hat).mean(0))
+    return dx, (dout * x).sum(0), dout.sum(0)
