@@ -324,7 +324,7 @@ def variance_shift(x: torch.Tensor, rates=DROPOUT_RATES, passes: int = 20, batch
                 model.eval()
                 model(x)
             hook.remove()
-            test_variance = captured["h"].var(0, unbiased=True)
+            test_variance = captured["h"].var(0, correction=1)
             out[key][p] = (test_variance / bn.running_var).cpu().numpy()
     return out
 

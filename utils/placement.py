@@ -123,9 +123,9 @@ def per_channel_statistics_demo(seed: int = 0) -> dict:
         out = bn(maps)
     return {
         "channel_means_before": maps.mean(dim=(0, 2, 3)).tolist(),
-        "channel_stds_before": maps.std(dim=(0, 2, 3), unbiased=False).tolist(),
+        "channel_stds_before": maps.std(dim=(0, 2, 3), correction=0).tolist(),
         "channel_means_after": out.mean(dim=(0, 2, 3)).tolist(),
-        "channel_stds_after": out.std(dim=(0, 2, 3), unbiased=False).tolist(),
+        "channel_stds_after": out.std(dim=(0, 2, 3), correction=0).tolist(),
         "values_per_statistic": maps.shape[0] * maps.shape[2] * maps.shape[3],
         "gamma_shape": tuple(bn.weight.shape),
     }
