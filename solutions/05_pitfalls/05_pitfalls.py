@@ -139,7 +139,8 @@ print(f"\nFrom B = 4 up, std x sqrt(B) stays between {min(rest):.2f} and {max(re
 # to report validation accuracy every epoch).
 #
 # - `model` is an `nn.Module` classifier whose last layer is `nn.Sigmoid()`, so its output
-#   is already a probability; `x` is a float tensor `(N, num_features)`.
+#   is already a probability; it may hold several BatchNorm layers and Dropout, in float32
+#   or float64. `x` is a tensor `(N, num_features)` of the model's dtype, on its device.
 # - Return the model's output for `x` computed **in eval mode** and **under
 #   `torch.no_grad()`** (or `torch.inference_mode()`): a tensor of shape `(N, 1)` with
 #   values in (0, 1), as `model(x)` returns them (no thresholding, no extra sigmoid), that
