@@ -294,6 +294,12 @@ print(f"eval mode:     example 0 gets {demo['example_eval'][0]:.3f} in batch A a
       f"in batch B; BN is logit -> {demo['eval_scale']:.3f} * logit + {demo['eval_shift']:.3f}; "
       f"{demo['above_half_eval']:.0%} of batch A predicted positive; order of the examples kept: "
       f"{demo['eval_order_kept']}")
+moved_train = abs(demo["example_train"][0] - demo["example_train"][1])
+moved_eval = abs(demo["example_eval"][0] - demo["example_eval"][1])
+print(f"\nExample 0's probability moved by {moved_train:.3f} between the two batches in training mode, by "
+      f"{moved_eval:.3f} in eval mode; in training mode BN on the logit turned "
+      f"{demo['above_half_without_bn'] - demo['above_half_with_bn']:.0%} of batch A's confident positives into "
+      f"predicted negatives.")
 
 # %% [markdown]
 # In training mode, the printout shows how many of a batch of confident positives the BN
