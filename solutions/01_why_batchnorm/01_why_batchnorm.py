@@ -207,8 +207,8 @@ print(f"\nLayer 10: {small_saturated:.1%} of the units saturated with init_scale
 # The two failures differ. With small weights the units are far from saturated - tanh is
 # almost linear near 0 - and the signal is tiny but intact (measured above). With large
 # weights the units' outputs are stuck near ±1, where nudging an input barely changes the
-# output: tanh passes back less than 6% of the gradient, and the outputs, close to ±1,
-# carry little more than the sign of their input.
+# output: a saturated unit passes back less than 6% of the gradient it receives (the slope
+# computed above).
 
 # %% [markdown]
 # ## 2. Adding BN after every Linear
@@ -336,8 +336,8 @@ print(f"With BN, layer 1's gradient is {min(bn_depth_ratio):.2f} to {max(bn_dept
 #   1 / init scale²), so BN does not make the learning rate independent of the weights' size.
 #   (Lesson 06 works this out.)
 # - **Depth.** In a deep BN network without skip connections the gradient is not the same in
-#   every layer: here it grows towards the input. That is a known property of deep plain BN
-#   networks; residual connections are what keep very deep ones trainable.
+#   every layer: it grows towards the input (here from layer 10 back to layer 1, as printed),
+#   so BN does not give every layer a gradient of the same size either.
 #
 # Without BN, in contrast, the gradient's size is tied to the forward signal: tiny when the
 # signal has shrunk, and, with large weights, very different from layer to layer.
@@ -404,14 +404,18 @@ print(f"The network with BN had a lower loss in the first 25 steps "
       f"({'yes' if early['with BN'] < early['no BN'] else 'no'}) and in the last 50 "
       f"({'yes' if late['with BN'] < late['no BN'] else 'no'}); test accuracy "
       f"{runs['with BN']['test_accuracy']:.3f} with BN vs {runs['no BN']['test_accuracy']:.3f} without.")
+for label, run in runs.items():
+    start, end = np.ptp(run["unit_medians"][0]), np.ptp(run["unit_medians"][-1])
+    print(f"{label}: the units' medians spread over {start:.3f} at the start and {end:.3f} at the end "
+          f"({'spreading out' if end > start else 'drawing together'} during training).")
 findings = {"drift": f"{drifts['no BN']:.3f} without BN, {drifts['with BN']:.3f} with BN (lower: {steadier})"}
 
 # %% [markdown]
-# The sentences above are built from the measured numbers. Without BN the units' inputs start
-# squeezed near 0 (the small-init shrinking of section 1) and spread out as the weights
-# grow; with BN they start at mean 0, std 1 whatever the weights. Note that this drift is
-# measured in training mode on the *input* of the tanh, that is, after BN: with BN it is
-# the learned scale γ and shift β that move it.
+# The sentences above are built from the measured numbers. Without BN the units' inputs
+# start squeezed near 0 (the small-init shrinking of section 1); with BN every unit's input
+# starts centred with std 1, by construction. Note that this drift is measured in training
+# mode on the *input* of the tanh, that is, after BN: with BN it is the learned scale γ and
+# shift β (and the batch's statistics) that move it.
 
 # %% [markdown]
 # ## 4. Why does BN help? The original hypothesis, and the later evidence
