@@ -181,8 +181,9 @@ bn_mlp.hidden(globals())
 # %% [markdown]
 # The cells below use your `BatchNormMLP`. If it is not written yet, or fails one of a few
 # quick probes (output shape and range, one `BatchNorm1d(64)`, batch statistics in training
-# mode, running statistics in eval mode), they use the lesson's own version, defined in the
-# next cell, and say so.
+# mode, ReLU right after the BN and into the last Linear, a gradient for gamma, running
+# statistics in eval mode), they use the lesson's own version, defined in the next cell,
+# and say so.
 
 # %%
 class LessonBatchNormMLP(nn.Module):
@@ -211,6 +212,21 @@ def mlp_problem(candidate):
         return f"returns shape {tuple(out.shape)} or values outside (0, 1) for 8 examples"
     if torch.allclose(model(torch.cat([batch[:1], batch[4:]]))[0], out[0]):
         return "gives an example the same output in two different training-mode batches (no batch statistics)"
+    seen = {}
+    hooks = [norms[0].register_forward_hook(lambda module, args, output: seen.update(bn=output))]
+    heads = [m for m in model.modules() if isinstance(m, nn.Linear) and m.out_features == 1]
+    hooks += [m.register_forward_hook(lambda module, args, output: seen.update(head=args[0], logit=output))
+              for m in heads]
+    out = model(batch)
+    out.sum().backward()
+    for hook in hooks:
+        hook.remove()
+    if "head" not in seen or not torch.allclose(seen["head"], F.relu(seen["bn"]), atol=1e-6):
+        return "does not feed relu(BatchNorm1d's output) to the Linear(64, 1)"
+    if not torch.allclose(out, torch.sigmoid(seen["logit"]), atol=1e-6):
+        return "does not end with a sigmoid of the Linear(64, 1)'s output"
+    if norms[0].weight is None or norms[0].weight.grad is None or not bool(norms[0].weight.grad.abs().sum() > 0):
+        return "lets no gradient reach BatchNorm1d's gamma"
     model.eval()
     if not torch.allclose(model(batch[:1]), model(batch)[:1], atol=1e-6):
         return "does not use running statistics in eval mode"

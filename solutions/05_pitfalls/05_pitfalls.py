@@ -193,16 +193,18 @@ def lesson_predict(model, x):
 
 def predict_problem(candidate):
     """None when `candidate` gives the lesson's eval-mode probabilities and restores every mode."""
-    probe = copy.deepcopy(model).train()
-    pitfalls.set_bn_eval(probe)                # a mixed mode, as in section 5
-    before = pitfalls.modes(probe)
-    got = candidate(probe, x_test[:16])
-    if pitfalls.modes(probe) != before:
-        return "did not restore every submodule's mode"
-    if not isinstance(got, torch.Tensor) or got.requires_grad or tuple(got.shape) != (16, 1):
-        return "did not return a (16, 1) tensor without grad"
-    if not torch.allclose(got, lesson_predict(probe, x_test[:16]), atol=1e-6):
-        return "returned other probabilities than the eval-mode ones"
+    for mixed in (False, True):
+        probe = copy.deepcopy(model).train()
+        if mixed:
+            pitfalls.set_bn_eval(probe)        # a mixed mode, as in section 5
+        before = pitfalls.modes(probe)
+        got = candidate(probe, x_test[:16])
+        if pitfalls.modes(probe) != before:
+            return "did not restore every submodule's mode"
+        if not isinstance(got, torch.Tensor) or got.requires_grad or tuple(got.shape) != (16, 1):
+            return "did not return a (16, 1) tensor without grad"
+        if not torch.allclose(got, lesson_predict(probe, x_test[:16]), atol=1e-6):
+            return "returned other probabilities than the eval-mode ones"
     return None
 
 
@@ -489,10 +491,14 @@ def lesson_fold_batchnorm(linear, bn):
 def fold_problem(candidate):
     """None when `candidate` reproduces the eval-mode layer pair on a probe, else what differs."""
     linear, bn = copy.deepcopy(model[0]), copy.deepcopy(model[1]).eval()
+    saved = [t.detach().clone() for t in [*linear.state_dict().values(), *bn.state_dict().values()]]
     probe_x = x_test[:16]
     with torch.no_grad():
         expected = bn(linear(probe_x))
         folded = candidate(linear, bn)
+        after = [t.detach() for t in [*linear.state_dict().values(), *bn.state_dict().values()]]
+        if not all(torch.equal(a, b) for a, b in zip(saved, after)):
+            return "changed the Linear or the BatchNorm it was given"
         if not isinstance(folded, nn.Linear):
             return f"returned a {type(folded).__name__}, not an nn.Linear"
         gap = (folded(probe_x) - expected).abs().max().item()
