@@ -184,7 +184,10 @@ def saturation_problem(candidate):
     probes = [torch.tensor([0.99, -0.98, 0.5, 0.0]),
               torch.tanh(3 * torch.randn(64, 32, generator=torch.Generator().manual_seed(0)))]
     for t in probes:
-        got, expected = candidate(t.clone()), lesson_saturated_fraction(t)
+        given = t.clone()
+        got, expected = candidate(given), lesson_saturated_fraction(t)
+        if not torch.equal(given, t):
+            return "changes the tensor it is given"
         if not isinstance(got, (float, int)) or abs(got - expected) > 1e-5:
             return f"returns {got!r} for a probe whose answer is {expected:.4f}"
     return None
