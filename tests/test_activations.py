@@ -11,6 +11,7 @@ from torch import nn
 
 import utils.activations as activations
 from utils.activations import (
+    linear_image_similarity,
     NoisyBatchNorm1d, activation_view, deep_tanh_mlp, drift, init_scale_sweep, layer_table,
     probe, record_tanh, train_and_track, weight_gradient_stds,
 )
@@ -83,7 +84,7 @@ def test_with_bn_every_init_scale_gives_the_same_normalized_layers():
         pre, post = probe(10, scale, norm="batchnorm")
         assert pre[-1].mean(dim=0).abs().max().item() < 1e-5
         # std is sqrt(var / (var + eps)) with eps = 1e-5: a little under 1 when var is small
-        assert pre[-1].std(dim=0, unbiased=False).sub(1).abs().max().item() < 5e-3
+        assert pre[-1].std(dim=0, correction=0).sub(1).abs().max().item() < 5e-3
         assert fraction_above(post[-1]) == pytest.approx(0.0364, abs=0.005)
 
 
@@ -102,9 +103,18 @@ def test_weight_gradients_depend_on_init_scale_only_without_bn():
     no_bn_small, no_bn_large = weight_gradient_stds(10, 0.5), weight_gradient_stds(10, 3.0)
     assert no_bn_small[0] < 1e-4
     assert no_bn_large[0] > 5 * no_bn_large[-1]
-    for scale in (0.5, 1.0, 3.0):
+    reference = weight_gradient_stds(10, 1.0, norm="batchnorm")
+    assert all(earlier > later for earlier, later in zip(reference, reference[1:])), "grows towards the input"
+    for scale in (0.5, 3.0):
         grads = weight_gradient_stds(10, scale, norm="batchnorm")
-        assert all(1e-3 < g < 1e-2 for g in grads)
+        # scale invariance: BN(a W x) = BN(W x), so the weight gradient scales as 1 / a
+        assert all(abs(g * scale / r - 1) < 1e-2 for g, r in zip(grads, reference))
+
+
+def test_small_init_scales_the_signal_down_without_erasing_it():
+    image = linear_image_similarity(10, 0.5)
+    assert image["std"] < 1e-2 and abs(image["rescaled_std"] - 1) < 1e-4
+    assert image["cosine"] > 0.9
 
 
 def test_noisy_batchnorm_adds_fresh_noise_in_training_and_none_in_eval():

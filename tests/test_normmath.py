@@ -40,8 +40,8 @@ def test_make_batch_is_bimodal_so_normalization_visibly_keeps_the_shape():
     assert near_bumps > 1.5 * near_centre
 
 
-def test_documented_example_matches_pytorch_issue_60528():
-    X = normmath.documented_example()
+def test_issue_60528_example_matches_the_report():
+    X = normmath.issue_60528_example()
     assert X.shape == (4, 3, 4)
     assert X[:, 0, :].tolist() == [[1, 2, 3, 4], [2, 3, 4, 5], [3, 4, 5, 6], [4, 5, 6, 7]]
     assert torch.equal(X[:, 1], X[:, 0] + 4) and torch.equal(X[:, 2], X[:, 0] + 8)

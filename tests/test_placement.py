@@ -190,3 +190,18 @@ def test_the_evidence_is_plain_json_and_the_judge_needs_no_learner_class():
     text = json.dumps(gathered)
     assert "BatchNormMLP" not in {type(v).__name__ for v in gathered.values()}
     assert verdict(module, cases, json.loads(text)).passed
+
+
+def test_shifted_inputs_leave_units_stuck_without_bn_and_none_with_it():
+    stats = placement.preactivation_stats(1.0, 8.0)
+    assert stats["always_off_without_bn"] + stats["always_on_without_bn"] > 20
+    assert stats["always_off_with_bn"] == stats["always_on_with_bn"] == 0
+    assert len(stats["unit_active_with_bn"]) == 64
+
+
+def test_bn_on_the_output_in_eval_mode_is_one_fixed_affine_map():
+    demo = placement.output_bn_demo()
+    train_a, train_b = demo["example_train"]
+    eval_a, eval_b = demo["example_eval"]
+    assert abs(train_a - train_b) > 0.1, "training mode: the example's probability depends on its batch"
+    assert abs(eval_a - eval_b) < 1e-6 and demo["eval_order_kept"]

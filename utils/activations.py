@@ -65,11 +65,15 @@ class NoisyBatchNorm1d(nn.BatchNorm1d):
 
 
 def deep_tanh_mlp(depth: int, width: int, in_features: int, out_features: int | None = None,
-                  init_scale: float = 1.0, norm: str = "none") -> nn.Sequential:
+                  init_scale: float = 1.0, norm: str = "none",
+                  output_scale: float | None = None) -> nn.Sequential:
     """``depth`` hidden blocks ``Linear -> [norm] -> Tanh``, then an optional output Linear.
 
-    Every Linear weight is drawn from N(0, init_scale**2 / fan_in) and biases start at 0, so
-    ``init_scale=1`` keeps the spread of a *linear* layer's output equal to its input's.
+    Every hidden Linear weight is drawn from N(0, init_scale**2 / fan_in) and biases start at
+    0, so ``init_scale=1`` keeps the spread of a Linear layer's output (an affine map,
+    ``x @ W.T + b``) equal to its input's.  The output Linear uses ``output_scale`` instead
+    when it is given (else ``init_scale``).  With a fixed seed, the weights for two init
+    scales are the same random draws times the scale.
     ``norm`` is "none", "batchnorm" (``nn.BatchNorm1d`` after each hidden Linear) or
     "noisy_batchnorm" (:class:`NoisyBatchNorm1d`).  A Linear followed by BN has no bias
     (BN's shift replaces it).  Parameters are created on the CPU; move the model yourself.
@@ -89,12 +93,15 @@ def deep_tanh_mlp(depth: int, width: int, in_features: int, out_features: int | 
     if out_features is not None:
         layers.append(nn.Linear(fan_in, out_features))
     model = nn.Sequential(*layers)
+    linears = [module for module in model if isinstance(module, nn.Linear)]
     with torch.no_grad():
-        for module in model:
-            if isinstance(module, nn.Linear):
-                module.weight.normal_(0.0, init_scale / module.in_features ** 0.5)
-                if module.bias is not None:
-                    module.bias.zero_()
+        for index, module in enumerate(linears):
+            scale = init_scale
+            if out_features is not None and index == len(linears) - 1 and output_scale is not None:
+                scale = output_scale
+            module.weight.normal_(0.0, scale / module.in_features ** 0.5)
+            if module.bias is not None:
+                module.bias.zero_()
     return model
 
 
@@ -139,6 +146,32 @@ def probe(depth: int, init_scale: float, norm: str = "none", width: int = 256, b
     x = random_inputs(batch_size, width, seed=seed + 1, device=device)
     with torch.no_grad():
         return record_tanh(model, x)
+
+
+@one_thread()
+def linear_image_similarity(depth: int, init_scale: float, width: int = 256, batch_size: int = 512,
+                            seed: int = 0) -> dict[str, float]:
+    """Is a small-init network's last layer erased, or only scaled down?  (lesson 01, no BN)
+
+    Builds the network :func:`probe` builds (seed ``seed``, same inputs) and compares the last
+    tanh layer's output ``t`` with the input pushed through the same Linear layers without the
+    tanh (``lin``).  Returns ``std`` (of ``t``), ``linear_std`` (of ``lin``),
+    ``rescaled_std`` (of ``t / t.std()``, 1 by construction) and ``cosine``, the cosine
+    similarity of ``t`` and ``lin`` over all entries (1 means the same up to a scale).
+    """
+    torch.manual_seed(seed)
+    model = deep_tanh_mlp(depth, width, width, init_scale=init_scale, norm="none")
+    x = random_inputs(batch_size, width, seed=seed + 1, device="cpu")
+    with torch.no_grad():
+        _, outputs = record_tanh(model, x)
+        linear = x
+        for module in model:
+            if isinstance(module, nn.Linear):
+                linear = module(linear)
+    t = outputs[-1]
+    cosine = torch.nn.functional.cosine_similarity(t.flatten(), linear.flatten(), dim=0)
+    return {"std": t.std().item(), "linear_std": linear.std().item(),
+            "rescaled_std": (t / t.std()).std().item(), "cosine": cosine.item()}
 
 
 def layer_table(outputs: list[torch.Tensor], saturation: SaturationFunction | None = None,
@@ -276,12 +309,18 @@ def plot_sweep(sweeps: dict[str, dict[str, list[float]]], figsize=(9, 3)):
 
 @one_thread()
 def weight_gradient_stds(depth: int, init_scale: float, norm: str = "none", width: int = 256,
-                         batch_size: int = 512, seed: int = 0) -> list[float]:
+                         batch_size: int = 512, seed: int = 0, output_scale: float = 1.0) -> list[float]:
     """Backpropagate a random-target loss through a fresh deep MLP; return the std of every
-    hidden Linear layer's weight gradient, first layer first (Python floats)."""
+    hidden Linear layer's weight gradient, first layer first (Python floats).
+
+    Only the hidden layers' weights follow ``init_scale``; the output Linear (to 10 classes)
+    is drawn with ``output_scale`` (1 by default), so with BN two init scales give networks
+    that compute the same function (BN(a W x) = BN(W x)) and differ only in the size of the
+    weights in front of each BN."""
     device = get_device()
     torch.manual_seed(seed)
-    model = deep_tanh_mlp(depth, width, width, out_features=10, init_scale=init_scale, norm=norm).to(device)
+    model = deep_tanh_mlp(depth, width, width, out_features=10, init_scale=init_scale, norm=norm,
+                          output_scale=output_scale).to(device)
     x = random_inputs(batch_size, width, seed=seed + 1, device=device)
     generator = torch.Generator().manual_seed(seed + 2)
     target = torch.randint(0, 10, (batch_size,), generator=generator).to(device)
@@ -297,8 +336,9 @@ def train_and_track(norm: str, init_scale: float = 1.0, depth: int = 6, width: i
 
     Every ``track_every`` steps the model sees a fixed probe batch (the first 500 training
     images, BN in training mode with the running statistics left untouched) and records the
-    inputs of the *last* hidden tanh layer: the 15th/50th/85th percentiles of unit 0 (the
-    quantities of Ioffe & Szegedy's Figure 1) and every unit's median.
+    inputs of the *last* hidden tanh layer: every unit's median (what :func:`drift` and
+    :func:`plot_training` use) and the 15th/50th/85th percentiles of unit 0.  (Lesson 04
+    reproduces the paper's Figure 1 itself, with its own measure; this is lesson 01's.)
 
     Returns a dict with ``steps`` (tracked steps), ``loss`` (the training loss of every step),
     ``percentiles`` (tracked x 3), ``unit_medians`` (tracked x width), ``test_accuracy``
@@ -384,7 +424,9 @@ def smoothed(values: list[float], window: int = 25) -> list[float]:
 
 
 def plot_training(histories: dict[str, dict], figsize=(10, 3)):
-    """Three panels: smoothed training loss, and unit 0's percentiles for two of the runs."""
+    """Smoothed training loss, then, per run, the median input of each of the last hidden
+    layer's units over training (one thin line per unit: what :func:`drift` measures), on
+    shared axes."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=figsize, dpi=80, layout="constrained")
@@ -395,16 +437,15 @@ def plot_training(histories: dict[str, dict], figsize=(10, 3)):
     axes[0].set_title("training loss (running mean of 25 steps)", fontsize=9)
     axes[0].legend(fontsize=8)
     for ax, (label, history) in zip(axes[1:], histories.items()):
-        p = torch.tensor(history["percentiles"])
-        for i, name in enumerate(("15th", "50th", "85th")):
-            ax.plot(history["steps"], p[:, i], label=name, color="tab:blue", alpha=(0.5 if i != 1 else 1.0))
-        ax.set_title(f"{label}: input of one last-layer tanh", fontsize=9)
+        medians = torch.tensor(history["unit_medians"])       # (tracked, width)
+        ax.plot(history["steps"], medians.numpy(), color="tab:blue", alpha=0.25, linewidth=0.8)
+        ax.set_title(f"{label}: median input of each unit,\ndrift {drift(history):.3f}", fontsize=9)
         ax.set_xlabel("step")
-    axes[1].legend(fontsize=7)
-    lows = [min(min(r) for r in h["percentiles"]) for h in histories.values()]
-    highs = [max(max(r) for r in h["percentiles"]) for h in histories.values()]
+    lows = [min(min(r) for r in h["unit_medians"]) for h in histories.values()]
+    highs = [max(max(r) for r in h["unit_medians"]) for h in histories.values()]
     for ax in axes[1:]:
         ax.set_ylim(min(lows) - 0.1, max(highs) + 0.1)
+    axes[1].set_ylabel("last hidden layer: tanh input")
     return fig
 
 

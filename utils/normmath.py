@@ -19,7 +19,7 @@ from utils.widgets import SliderView
 
 __all__ = [
     "make_batch",
-    "documented_example",
+    "issue_60528_example",
     "describe_features",
     "distribution_view",
     "running_stats_trace",
@@ -56,11 +56,12 @@ def make_batch(batch_size: int, num_features: int = 1, shift: float = 0.0, scale
     return (shift + scale * standard).to(dtype=dtype, device=device)
 
 
-def documented_example(device: torch.device | str | None = None) -> torch.Tensor:
-    """PyTorch's documented BatchNorm1d example (pytorch issue 60528): X of shape (4, 3, 4).
+def issue_60528_example(device: torch.device | str | None = None) -> torch.Tensor:
+    """The BatchNorm1d example of pytorch issue 60528: X of shape (4, 3, 4) (lesson 02).
 
-    Channel 0 holds the rows [1..4], [2..5], [3..6], [4..7]; channels 1 and 2 are the same
-    plus 4 and plus 8 (lesson 02).
+    A user's report, filed because PyTorch's documentation of the time did not explain the
+    two variances (not an example from the documentation).  Channel 0 holds the rows
+    [1..4], [2..5], [3..6], [4..7]; channels 1 and 2 are the same plus 4 and plus 8.
     """
     rows = torch.arange(4.0).unsqueeze(1) + torch.arange(1.0, 5.0)          # (4, 4): sample, position
     channels = torch.stack([rows + 4.0 * channel for channel in range(3)], dim=1)
@@ -71,7 +72,7 @@ def describe_features(x: torch.Tensor, label: str = "x") -> str:
     """One line per feature: its batch mean and its (biased) batch standard deviation (lesson 02)."""
     x = x.detach().to("cpu", torch.float64)
     means = x.mean(dim=0)
-    stds = x.var(dim=0, unbiased=False).sqrt()
+    stds = x.var(dim=0, correction=0).sqrt()
     lines = [f"{label}: {tuple(x.shape)[0]} examples, {tuple(x.shape)[1]} features"]
     for index, (mean, std) in enumerate(zip(means.tolist(), stds.tolist())):
         lines.append(f"  feature {index}: mean {mean:+9.4f}   std {std:8.4f}")
@@ -84,7 +85,7 @@ def _histogram(axes, values: torch.Tensor, limits: tuple[float, float], color: s
     counts, edges = np.histogram(values.numpy(), bins=40, range=limits)
     axes.stairs(counts, edges, fill=True, color=color, alpha=0.8)
     mean = values.mean().item()
-    std = values.var(unbiased=False).sqrt().item()
+    std = values.var(correction=0).sqrt().item()
     axes.axvline(mean, color="black", linewidth=1)
     axes.axvspan(mean - std, mean + std, color="grey", alpha=0.15)
     axes.set_xlim(*limits)
@@ -149,7 +150,7 @@ def running_stats_trace(num_steps: int = 100, batch_size: int = 32, momentum: fl
         for step, batch in enumerate(batches):
             layer(batch)
             trace["batch_mean"][step] = batch.mean()
-            trace["batch_var_unbiased"][step] = batch.var(unbiased=True)
+            trace["batch_var_unbiased"][step] = batch.var(correction=1)
             trace["running_mean"][step] = layer.running_mean[0]
             trace["running_var"][step] = layer.running_var[0]
     return trace

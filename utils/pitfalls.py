@@ -49,10 +49,12 @@ def make_data(n: int, seed: int, rule: int = 0, device: torch.device | None = No
 
 
 def set_bn_eval(model: nn.Module) -> int:
-    """Put every BatchNorm module of ``model`` in eval mode (freeze its running statistics).
+    """Put every BatchNorm module of ``model`` in eval mode ("freeze" its statistics).
 
-    Call it *after* ``model.train()``, which switches every submodule back to training mode.
-    Returns how many BN modules were frozen.
+    In eval mode a BN layer normalizes with its stored running statistics and stops updating
+    them; its gamma and beta are still parameters with ``requires_grad=True``, so an
+    optimizer keeps training them.  Call it *after* ``model.train()``, which switches every
+    submodule back to training mode.  Returns how many BN modules were put in eval mode.
     """
     count = 0
     for module in model.modules():
@@ -68,7 +70,8 @@ def train(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 
     """Train ``model`` with Adam and binary cross-entropy; return the loss of every step.
 
     ``freeze_bn=True`` keeps every BN layer in eval mode (running statistics not updated,
-    normalization with the stored ones) while the rest of the model trains.
+    normalization with the stored ones) while the rest of the model, BN's gamma and beta
+    included, trains.
     """
     seed_everything(seed)
     loader = DataLoader(TensorDataset(x, y), batch_size=batch_size, shuffle=True,
@@ -229,6 +232,35 @@ def _two_axes(fig, sharey: bool = False):
 
 
 # ----------------------------------------------------------------------------- pitfall 2: batch of one
+def one_value_per_channel_cases() -> list[dict]:
+    """Which training-mode batches PyTorch's BatchNorm refuses: one value per channel.
+
+    BatchNorm raises "Expected more than 1 value per channel when training" when
+    N * (product of the spatial sizes) == 1, not whenever N == 1.  For each case: the layer,
+    the input shape, the number of values per channel, and the result in training mode and
+    in eval mode ("ok" or the error's type).
+    """
+    cases = [(nn.BatchNorm1d(64), (1, 64)), (nn.BatchNorm1d(64), (2, 64)),
+             (nn.BatchNorm1d(4), (1, 4, 10)), (nn.BatchNorm2d(16), (1, 16, 8, 8)),
+             (nn.BatchNorm2d(16), (1, 16, 1, 1))]
+    rows = []
+    for layer, shape in cases:
+        x = torch.randn(*shape, generator=torch.Generator().manual_seed(0))
+        per_channel = shape[0] * int(torch.tensor(shape[2:]).prod()) if len(shape) > 2 else shape[0]
+        result = {}
+        for mode in ("train", "eval"):
+            layer.train(mode == "train")
+            try:
+                with torch.no_grad():
+                    layer(x)
+                result[mode] = "ok"
+            except ValueError as error:
+                result[mode] = f"{type(error).__name__}"
+        rows.append({"layer": f"{type(layer).__name__}({layer.num_features})", "shape": shape,
+                     "values_per_channel": per_channel, "train": result["train"], "eval": result["eval"]})
+    return rows
+
+
 def batch_of_one_error(model: nn.Module, x: torch.Tensor) -> str:
     """Forward one row through a copy of ``model`` in training mode; return the error message ('' if none)."""
     work = copy.deepcopy(model).train()
@@ -324,7 +356,7 @@ def variance_shift(x: torch.Tensor, rates=DROPOUT_RATES, passes: int = 20, batch
                 model.eval()
                 model(x)
             hook.remove()
-            test_variance = captured["h"].var(0, unbiased=True)
+            test_variance = captured["h"].var(0, correction=1)
             out[key][p] = (test_variance / bn.running_var).cpu().numpy()
     return out
 
@@ -359,16 +391,19 @@ def fine_tune_comparison(pretrained: nn.Module, x_new, y_new, x_new_test, y_new_
     """Fine-tune two copies of ``pretrained`` on a small new-task set, with BN live or frozen.
 
     Returns per variant ("pretrained" before fine-tuning, "bn_live", "bn_frozen"): eval-mode test
-    accuracy on the new task,
-    and how far the first BN layer's running_mean moved (largest change).
+    accuracy on the new task, how far the first BN layer's running_mean moved and how far its
+    gamma (``weight``) moved (largest changes).  Frozen BN keeps its running statistics, but
+    its gamma and beta still train.
     """
-    results = {"pretrained": {"accuracy": accuracy(pretrained, x_new_test, y_new_test), "running_mean_change": 0.0}}
+    results = {"pretrained": {"accuracy": accuracy(pretrained, x_new_test, y_new_test),
+                              "running_mean_change": 0.0, "gamma_change": 0.0}}
     for name, freeze in (("bn_live", False), ("bn_frozen", True)):
         model = copy.deepcopy(pretrained)
-        before = model[1].running_mean.clone()
+        before, gamma_before = model[1].running_mean.clone(), model[1].weight.detach().clone()
         train(model, x_new, y_new, batch_size=batch_size, epochs=epochs, lr=0.003, seed=seed, freeze_bn=freeze)
         results[name] = {"accuracy": accuracy(model, x_new_test, y_new_test),
-                         "running_mean_change": (model[1].running_mean - before).abs().max().item()}
+                         "running_mean_change": (model[1].running_mean - before).abs().max().item(),
+                         "gamma_change": (model[1].weight.detach() - gamma_before).abs().max().item()}
     return results
 
 

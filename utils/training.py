@@ -37,7 +37,7 @@ def train_steps(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, lr: float
 
     X: (N, D) inputs, y: targets (``(N, 1)`` floats in {0, 1} for the default ``nn.BCELoss``).
     Mini-batches are drawn by shuffling the rows each epoch (seeded by ``seed``) and dropping
-    the last incomplete batch, so BatchNorm never sees a batch of one.  The model is in
+    the last incomplete batch, so every step uses a full batch.  The model is in
     training mode throughout.  If the output stops being finite (the run diverged), the
     remaining losses are ``nan``.
 
@@ -365,7 +365,7 @@ def plot_batch_sizes(axes, results: dict, names: Sequence[str]) -> None:
 
 
 def plot_figure1(axes, runs: dict[str, dict]) -> None:
-    """The paper's Figure 1 layout: (a) test accuracy over steps; (b, c) sigmoid-input percentiles."""
+    """The paper's Figure 1, three panels: (a) test accuracy over steps; (b) without BN, (c) with BN: sigmoid-input percentiles."""
     accuracy_ax, *percentile_axes = axes
     for index, (name, run) in enumerate(runs.items()):
         accuracy_ax.plot(run["steps"], run["test_accuracy"], color=_color(index), label=name)

@@ -21,7 +21,8 @@
 # - measure how many tanh units are **saturated** (stuck near -1 or +1), with a function you
 #   write yourself (the graded exercise);
 # - explain how the scale of the initial weights decides whether a deep tanh network's
-#   signal dies out or saturates, and why BN makes the network insensitive to that scale;
+#   signal shrinks towards 0 or saturates (two different failures), and what BN changes
+#   about that scale, in the forward pass and in the gradients;
 # - tell apart the original explanation of why BN helps ("internal covariate shift",
 #   Ioffe & Szegedy 2015) from the later evidence against it (Santurkar et al. 2018).
 
@@ -32,8 +33,10 @@ from torch import nn
 
 from utils.activations import (
     activation_view, as_image, deep_tanh_mlp, drift, histograms_figure, init_scale_sweep,
-    layer_table, plot_sweep, plot_training, probe, train_and_track, weight_gradient_stds,
+    layer_table, linear_image_similarity, plot_sweep, plot_training, probe, train_and_track,
+    weight_gradient_stds,
 )
+from utils.answers import learner_or_lesson
 from utils.device import get_device, seed_everything
 
 device = get_device()
@@ -43,7 +46,8 @@ print("computing on", device)
 # ## 1. A deep network, layer by layer
 #
 # Our network is a stack of identical blocks. Each block is a fully connected layer
-# (`nn.Linear`, which computes `x @ W.T + b`) followed by the activation function `tanh`,
+# (`nn.Linear`, which computes the affine map `x @ W.T + b`) followed by the activation
+# function `tanh`,
 # which squashes any number into the range (-1, 1):
 #
 # `Linear -> Tanh -> Linear -> Tanh -> ...` (10 blocks of 256 units each)
@@ -80,20 +84,38 @@ print("init_scale = 0.5\n" + layer_table(small_init, every=3))
 print("\ninit_scale = 3.0\n" + layer_table(large_init, every=3))
 
 # %% [markdown]
-# Two different failures, both visible in the standard deviations (std):
+# Two different failures, both visible in the standard deviations (std). Keep them apart:
 #
-# - With small weights, each layer shrinks the signal a little more: the std falls layer
-#   after layer, and by layer 10 every unit outputs almost exactly 0, whatever the input.
-#   The network has forgotten its input.
-# - With large weights, the pre-activations are large, and tanh maps large numbers to
-#   almost exactly -1 or +1. The activations pile up at the two ends.
-#
-# The histograms below show the same thing for five of the layers (log scale; the red
-# bands mark |t| > 0.97).
+# - **Vanishing scale** (small weights): each layer shrinks the signal a little more, and
+#   the std falls layer after layer. Small is not the same as gone, though: the next cell
+#   compares layer 10's output with the input pushed through the same 10 Linear layers
+#   *without* any tanh (a purely affine map of the input), and rescales it to std 1.
+# - **Saturation** (large weights): the pre-activations are large, and tanh maps large
+#   numbers to almost exactly -1 or +1. The activations pile up at the two ends, where
+#   tanh is flat.
 
 # %%
-print(f"std, layer 10 / layer 1, init_scale 0.5: {small_init[-1].std().item() / small_init[0].std().item():.4f}")
+shrink = small_init[-1].std().item() / small_init[0].std().item()
+image = linear_image_similarity(depth=10, init_scale=0.5)
+print(f"init_scale 0.5: std of layer 10 / std of layer 1 = {shrink:.4f}")
+print(f"layer 10: std {image['std']:.2e} (the 10 Linear layers alone: {image['linear_std']:.2e}); "
+      f"divided by its own std: std {image['rescaled_std']:.3f}")
+print(f"cosine similarity of layer 10's output with the input's image under the Linear layers "
+      f"alone: {image['cosine']:.3f}")
+if image["cosine"] > 0.9:
+    print(f"So the small-init network has not erased its input: layer 10 is, up to a factor "
+          f"{image['std']:.1e}, almost the same affine function of the input as the Linear layers "
+          f"compute (cosine {image['cosine']:.3f}). The signal is scaled down, and rescaling brings "
+          f"it back - which is what BN does in section 2.")
+else:
+    print(f"Here the tanh layers changed the signal as well as shrinking it (cosine "
+          f"{image['cosine']:.3f} with the Linear layers alone).")
 as_image(histograms_figure([("init_scale 0.5, no BN", small_init), ("init_scale 3.0, no BN", large_init)]))
+
+# %% [markdown]
+# The histograms show five of the layers (log scale; the red bands mark |t| > 0.97). With
+# small weights everything sits in a narrow spike at 0 - a tiny but intact signal, on which
+# tanh is almost the identity. With large weights the values pile up at ±1.
 
 # %% [markdown]
 # Why is piling up at ±1 bad? Training changes each weight in proportion to its gradient,
@@ -146,15 +168,50 @@ saturation.hidden(globals())
 
 # %% [markdown]
 # From here on, the lesson uses your `saturated_fraction` in its tables, sweeps and sliders.
-# Here is the same pair of networks with the saturation column:
+# If it is not written yet, raises, or disagrees with the lesson's own version on two probes
+# (the example above and a random tensor), the cells below use the lesson's own version,
+# defined in the next cell, and say so: the lesson shows its results either way.
 
 # %%
-print("init_scale = 0.5\n" + layer_table(small_init, saturated_fraction, every=3))
-print("\ninit_scale = 3.0\n" + layer_table(large_init, saturated_fraction, every=3))
+def lesson_saturated_fraction(activations, threshold=0.97):
+    """The lesson's own version, used below only when yours is missing or disagrees with it."""
+    magnitudes = activations.detach().to(torch.float64).abs().flatten()
+    return float(torch.count_nonzero(magnitudes > threshold)) / max(magnitudes.numel(), 1)
+
+
+def saturation_problem(candidate):
+    """None when `candidate` agrees with the lesson's version on two probes, else what differs."""
+    probes = [torch.tensor([0.99, -0.98, 0.5, 0.0]),
+              torch.tanh(3 * torch.randn(64, 32, generator=torch.Generator().manual_seed(0)))]
+    for t in probes:
+        given = t.clone()
+        got, expected = candidate(given), lesson_saturated_fraction(t)
+        if not torch.equal(given, t):
+            return "changes the tensor it is given"
+        if not isinstance(got, (float, int)) or abs(got - expected) > 1e-5:
+            return f"returns {got!r} for a probe whose answer is {expected:.4f}"
+    return None
+
+
+saturation = learner_or_lesson(globals(), "saturated_fraction", lesson_saturated_fraction, saturation_problem)
 
 # %% [markdown]
-# With small weights nothing saturates, but nothing is left of the signal either. With large
-# weights a large share of the units in every layer is saturated.
+# The same pair of networks with the saturation column:
+
+# %%
+print("init_scale = 0.5\n" + layer_table(small_init, saturation, every=3))
+print("\ninit_scale = 3.0\n" + layer_table(large_init, saturation, every=3))
+small_saturated, large_saturated = saturation(small_init[-1]), saturation(large_init[-1])
+print(f"\nLayer 10: {small_saturated:.1%} of the units saturated with init_scale 0.5 (std "
+      f"{small_init[-1].std().item():.1e}), {large_saturated:.1%} with init_scale 3.0 (std "
+      f"{large_init[-1].std().item():.2f}).")
+
+# %% [markdown]
+# The two failures differ. With small weights the units are far from saturated - tanh is
+# almost linear near 0 - and the signal is tiny but intact (measured above). With large
+# weights the units' outputs are stuck near ±1, where nudging an input barely changes the
+# output: a saturated unit passes back less than 6% of the gradient it receives (the slope
+# computed above).
 
 # %% [markdown]
 # ## 2. Adding BN after every Linear
@@ -177,13 +234,19 @@ bn_pre_large, bn_large_init = probe(depth=10, init_scale=3.0, norm="batchnorm")
 print(f"pre-activations of layer 10: mean {bn_pre_small[-1].mean().item():.4f}, "
       f"std {bn_pre_small[-1].std().item():.4f} (init 0.5); "
       f"mean {bn_pre_large[-1].mean().item():.4f}, std {bn_pre_large[-1].std().item():.4f} (init 3.0)")
-print("\ninit_scale = 0.5, with BN\n" + layer_table(bn_small_init, saturated_fraction, every=3))
-print("\ninit_scale = 3.0, with BN\n" + layer_table(bn_large_init, saturated_fraction, every=3))
+print("\ninit_scale = 0.5, with BN\n" + layer_table(bn_small_init, saturation, every=3))
+print("\ninit_scale = 3.0, with BN\n" + layer_table(bn_large_init, saturation, every=3))
+same = max((a - b).abs().max().item() for a, b in zip(bn_small_init, bn_large_init))
+print(f"\nlargest difference between the two BN networks' tanh outputs, any layer: {same:.1e}")
 
 # %% [markdown]
-# Both networks now look the same in every layer. The few saturated units left are what a
-# standard normal input gives: tanh(z) exceeds 0.97 in absolute value when |z| > atanh(0.97),
-# and a standard normal z lands there with probability
+# Both networks now look the same in every layer, and that holds **by construction**: with
+# seed 0 the two networks' weights are the same random draws times 0.5 or times 3.0, and
+# training-mode BN divides each feature by its own batch std, so BN(a·Wx) = BN(Wx) for any
+# a > 0 (the small difference printed comes from `eps`, which matters more when the
+# variance is small). The few saturated units left are what a standard normal input gives:
+# tanh(z) exceeds 0.97 in absolute value when |z| > atanh(0.97), and a standard normal z
+# lands there with probability
 
 # %%
 z_limit = torch.atanh(torch.tensor(0.97, dtype=torch.float64))
@@ -201,8 +264,8 @@ as_image(histograms_figure([("init_scale 0.5, with BN", bn_small_init), ("init_s
 # %%
 scales = torch.logspace(-1, 1, 13).tolist()
 sweeps = {
-    "no BN": init_scale_sweep(scales, saturated_fraction, norm="none"),
-    "with BN": init_scale_sweep(scales, saturated_fraction, norm="batchnorm"),
+    "no BN": init_scale_sweep(scales, saturation, norm="none"),
+    "with BN": init_scale_sweep(scales, saturation, norm="batchnorm"),
 }
 print(f"{'init scale':>10} | {'std':>7} {'saturated':>9} (no BN) | {'std':>7} {'saturated':>9} (with BN)")
 for i, scale in enumerate(scales):
@@ -211,28 +274,76 @@ for i, scale in enumerate(scales):
           f"{b['std'][i]:>7.4f} {b['saturated'][i]:>9.3f}")
 as_image(plot_sweep(sweeps))
 
+# %%
+no_bn, with_bn = sweeps["no BN"], sweeps["with BN"]
+tiny = [s for s, std in zip(scales, no_bn["std"]) if std < 0.02]
+saturating = [s for s, fraction in zip(scales, no_bn["saturated"]) if fraction >= 0.2]
+print(f"Without BN: the last layer's std is below 0.02 at {len(tiny)} of the {len(scales)} init scales"
+      + (f" (the largest of them {max(tiny):.2f})" if tiny else "")
+      + f", and a fifth or more of its units saturate at {len(saturating)}"
+      + (f" (the smallest of them {min(saturating):.2f})" if saturating else "")
+      + f" ({max(no_bn['saturated']):.0%} at the largest).")
+print(f"With BN: across all {len(scales)} init scales the last layer's std ranges from "
+      f"{min(with_bn['std']):.4f} to {max(with_bn['std']):.4f} and its saturated fraction from "
+      f"{min(with_bn['saturated']):.1%} to {max(with_bn['saturated']):.1%}.")
+
 # %% [markdown]
-# Without BN, the last layer's behaviour depends strongly on the init scale: below 1 its
-# std shrinks fast towards 0 (already under 0.02 at 0.68), and from about 2 upwards a fifth
-# or more of its units saturate, most of them at the largest scales. With BN, every init
-# scale gives the same std and the same small saturated fraction.
-#
-# The gradients tell the same story. For a fresh network and a random classification
-# loss, here is the std of each hidden Linear layer's weight gradient, for the first and
-# the last of the 10 layers:
+# With BN the forward pass is the same for every init scale, by construction (BN(a·Wx) =
+# BN(Wx)). The **gradients** are another matter. For a fresh network and a random
+# classification loss, here is the std of the weight gradient of the first and the last of
+# the 10 hidden Linear layers, for five init scales. Only the hidden layers' weights follow
+# the init scale; the output layer (to 10 classes) is the same in every network, so with BN
+# all five networks compute the same function. The column "x init scale" multiplies the
+# gradient std by the init scale, and the last column is layer 1's gradient std divided by
+# layer 10's.
 
 # %%
-print(f"{'init scale':>10} {'BN':>5} {'grad std, layer 1':>18} {'grad std, layer 10':>19}")
-for scale in (0.5, 1.0, 3.0):
-    for norm in ("none", "batchnorm"):
-        grads = weight_gradient_stds(10, scale, norm=norm)
-        print(f"{scale:>10.1f} {'with' if norm == 'batchnorm' else 'no':>5} {grads[0]:>18.2e} {grads[-1]:>19.2e}")
+GRAD_SCALES = (0.25, 0.5, 1.0, 2.0, 4.0)
+gradients = {(norm, scale): weight_gradient_stds(10, scale, norm=norm)
+             for norm in ("none", "batchnorm") for scale in GRAD_SCALES}
+print(f"{'BN':>4} {'init scale':>10} {'layer 1':>10} {'layer 10':>10} {'layer 1 x init scale':>21} "
+      f"{'layer 1 / layer 10':>19}")
+for (norm, scale), grads in gradients.items():
+    print(f"{'with' if norm == 'batchnorm' else 'no':>4} {scale:>10.2f} {grads[0]:>10.2e} {grads[-1]:>10.2e} "
+          f"{grads[0] * scale:>21.4e} {grads[0] / grads[-1]:>19.2f}")
+
+# %%
+def spread(values):
+    """max / min of a list of positive numbers."""
+    return max(values) / min(values)
+
+
+plain_first = [gradients["none", s][0] for s in GRAD_SCALES]
+bn_first = [gradients["batchnorm", s][0] for s in GRAD_SCALES]
+bn_times_scale = [gradients["batchnorm", s][0] * s for s in GRAD_SCALES]
+bn_depth_ratio = [gradients["batchnorm", s][0] / gradients["batchnorm", s][-1] for s in GRAD_SCALES]
+per_layer = gradients["batchnorm", 1.0]
+growing = sum(earlier > later for earlier, later in zip(per_layer, per_layer[1:]))
+print(f"Without BN, layer 1's gradient std spans a factor {spread(plain_first):.1e} over these init scales.")
+print(f"With BN it spans a factor {spread(bn_first):.1f} - the init scales span {spread(GRAD_SCALES):.0f} - "
+      f"while gradient std x init scale varies by a factor {spread(bn_times_scale):.6f}: "
+      + ("the weight gradient scales as 1 / init scale." if spread(bn_times_scale) < 1.01
+         else "not exactly 1 / init scale here."))
+print(f"With BN, layer 1's gradient is {min(bn_depth_ratio):.2f} to {max(bn_depth_ratio):.2f} times "
+      f"layer 10's; at init scale 1, the gradient std grows from one layer to the one before it "
+      f"in {growing} of the {len(per_layer) - 1} steps from layer 10 back to layer 1 "
+      + ("(it grows towards the input)." if growing == len(per_layer) - 1 else "."))
 
 # %% [markdown]
-# Without BN, the gradient size swings by orders of magnitude with the init scale (tiny
-# with small weights; with large weights, much bigger in the first layer than in the last).
-# With BN it stays at the same order of magnitude for every init scale and every layer, so
-# one learning rate can suit all layers.
+# Two facts about BN, both in the numbers above:
+#
+# - **Scale invariance.** Since BN(a·Wx) = BN(Wx), the loss does not change when the weights
+#   in front of a BN are multiplied by a > 0, and the gradient with respect to those weights
+#   is divided by a: it scales as 1 / init scale. A step `lr * gradient` is therefore large
+#   relative to small weights and small relative to large ones (the relative update scales as
+#   1 / init scale²), so BN does not make the learning rate independent of the weights' size.
+#   (Lesson 06 works this out.)
+# - **Depth.** In a deep BN network without skip connections the gradient is not the same in
+#   every layer: it grows towards the input (here from layer 10 back to layer 1, as printed),
+#   so BN does not give every layer a gradient of the same size either.
+#
+# Without BN, in contrast, the gradient's size is tied to the forward signal: tiny when the
+# signal has shrunk, and, with large weights, very different from layer to layer.
 
 # %% [markdown]
 # ### Try it: depth, init scale, with and without BN
@@ -240,28 +351,32 @@ for scale in (0.5, 1.0, 3.0):
 # Move the sliders: each setting builds a fresh network (128 units per layer, seed 0) and
 # feeds it 256 random inputs. The left panel shows the histograms of the tanh outputs of up
 # to five layers (red bands: |t| > 0.97); the right panel shows, for every layer, the
-# saturated fraction (red, computed by your `saturated_fraction`) and the std of the outputs
+# saturated fraction (red, computed by your `saturated_fraction`, or by the lesson's own
+# version if the cell after the exercise said so) and the std of the outputs
 # (black line). Things to try: a small init scale (0.3) with depth 30; a large one (5) with
 # depth 2 and then 30; then tick the BN box for each.
 
 # %%
-activation_view(saturated_fraction)
+activation_view(saturation)
 
 # %% [markdown]
 # ## 3. During training: the distributions drift
 #
 # So far we looked at freshly initialized networks. During training, every layer's weights
-# change, so the distribution of the inputs each later layer receives changes too.
-# Ioffe & Szegedy's Figure 1 shows this on MNIST: the 15th, 50th and 85th percentiles of
-# the input to one sigmoid of the last hidden layer, over training, drifting without BN
-# and stable with it.
+# change, so the distribution of the inputs each later layer receives changes too. Ioffe &
+# Szegedy's Figure 1 (three panels, reproduced in lesson 04) shows this for one sigmoid of
+# an MNIST network. Here we measure it differently, over *all* the units of a layer, because
+# section 4 needs one number per network.
 #
-# We repeat the idea on a small scale: scikit-learn's bundled 8x8 handwritten digits (split
+# The setup: scikit-learn's bundled 8x8 handwritten digits (split
 # into training and test images, 10 classes), a network of 6 tanh blocks of 64 units with a
 # small initial scale (0.5) and a final Linear layer to the 10 classes, trained with plain
 # SGD (learning rate 0.1, mini-batches of 60, 600 steps, seed 0). Every 10 steps we feed a
 # fixed set of 500 training images and record the inputs of the last hidden tanh layer
 # (BN stays in training mode for this probe; its running statistics are left untouched).
+# The **drift** of a network is, for each of the 64 units of that layer, the std over the 61
+# probes of the median of its input, averaged over the units: 0 if the distributions never
+# moved.
 
 # %%
 seed_everything(0)
@@ -272,20 +387,38 @@ runs = {
 print(f"{runs['no BN']['n_train']} training images, {runs['no BN']['n_test']} test images; "
       f"{len(runs['no BN']['steps'])} probes per run")
 for label, run in runs.items():
-    first, last = run["percentiles"][0], run["percentiles"][-1]
-    print(f"{label:>8}: unit 0's 15/50/85th percentiles  start {np.round(first, 3)}  end {np.round(last, 3)}")
+    first, last = np.array(run["unit_medians"][0]), np.array(run["unit_medians"][-1])
+    print(f"{label:>8}: the 64 units' medians span {first.min():+.3f} .. {first.max():+.3f} at the start, "
+          f"{last.min():+.3f} .. {last.max():+.3f} at the end")
 for label, run in runs.items():
     print(f"{label:>8}: mean loss, first 25 steps {np.mean(run['loss'][:25]):.3f}, last 50 steps "
           f"{np.mean(run['loss'][-50:]):.4f}; test accuracy {run['test_accuracy']:.3f}; "
           f"drift of the last layer's inputs {drift(run):.3f}")
 as_image(plot_training(runs))
 
+# %%
+drifts = {label: drift(run) for label, run in runs.items()}
+early = {label: np.mean(run["loss"][:25]) for label, run in runs.items()}
+late = {label: np.mean(run["loss"][-50:]) for label, run in runs.items()}
+steadier = min(drifts, key=drifts.get)
+print(f"The last hidden layer's inputs drifted less {steadier} ({drifts[steadier]:.3f} vs "
+      f"{max(drifts.values()):.3f}).")
+print(f"The network with BN had a lower loss in the first 25 steps "
+      f"({'yes' if early['with BN'] < early['no BN'] else 'no'}) and in the last 50 "
+      f"({'yes' if late['with BN'] < late['no BN'] else 'no'}); test accuracy "
+      f"{runs['with BN']['test_accuracy']:.3f} with BN vs {runs['no BN']['test_accuracy']:.3f} without.")
+for label, run in runs.items():
+    start, end = np.ptp(run["unit_medians"][0]), np.ptp(run["unit_medians"][-1])
+    print(f"{label}: the units' medians spread over {start:.3f} at the start and {end:.3f} at the end "
+          f"({'spreading out' if end > start else 'drawing together'} during training).")
+findings = {"drift": f"{drifts['no BN']:.3f} without BN, {drifts['with BN']:.3f} with BN (lower: {steadier})"}
+
 # %% [markdown]
-# Here "drift" is, for each of the 64 units of the last hidden layer, how much the median
-# of its input moves during training (the std of that median over the probes), averaged
-# over the units. Without BN the unit's input distribution starts squeezed near 0 (the
-# small-init collapse from section 1) and spreads out as training goes on; with BN it starts
-# at mean 0, std 1 and moves less. The network with BN also learns much faster here.
+# The sentences above are built from the measured numbers. Without BN the units' inputs
+# start squeezed near 0 (the small-init shrinking of section 1); with BN every unit's input
+# starts centred with std 1, by construction. Note that this drift is measured in training
+# mode on the *input* of the tanh, that is, after BN: with BN it is the learned scale γ and
+# shift β (and the batch's statistics) that move it.
 
 # %% [markdown]
 # ## 4. Why does BN help? The original hypothesis, and the later evidence
@@ -327,34 +460,59 @@ print(f"noisy BN drifts {drift(runs['noisy BN']) / drift(runs['no BN']):.1f} tim
       f"and {drift(runs['noisy BN']) / drift(runs['with BN']):.1f} times as much as BN")
 as_image(plot_training({"no BN": runs["no BN"], "noisy BN": runs["noisy BN"]}))
 
+# %%
+loss = {label: np.mean(run["loss"][-50:]) for label, run in runs.items()}
+accuracy = {label: run["test_accuracy"] for label, run in runs.items()}
+drifts = {label: drift(run) for label, run in runs.items()}
+most_drift = max(drifts, key=drifts.get)
+noisy_beats_plain = loss["noisy BN"] < loss["no BN"] and accuracy["noisy BN"] > accuracy["no BN"]
+gap_to_bn = accuracy["with BN"] - accuracy["noisy BN"]
+gap_to_plain = accuracy["noisy BN"] - accuracy["no BN"]
+print(f"Most drift: {most_drift}. Noisy BN {'beat' if noisy_beats_plain else 'did not beat'} no BN on both "
+      f"the final training loss ({loss['noisy BN']:.4f} vs {loss['no BN']:.4f}) and the test accuracy "
+      f"({accuracy['noisy BN']:.3f} vs {accuracy['no BN']:.3f}).")
+closer = "BN" if abs(gap_to_bn) < abs(gap_to_plain) else "no BN"
+print(f"Its test accuracy is {abs(gap_to_bn):.3f} {'below' if gap_to_bn > 0 else 'above'} BN's and "
+      f"{abs(gap_to_plain):.3f} {'above' if gap_to_plain > 0 else 'below'} no BN's: closer to {closer}. "
+      f"Final training loss: {loss['noisy BN']:.4f} (noisy BN), {loss['with BN']:.4f} (BN).")
+pattern = most_drift == "noisy BN" and noisy_beats_plain
+print("This is the pattern Santurkar et al. report: more drift, yet training better than no BN."
+      if pattern else "This run does not show the pattern Santurkar et al. report (more drift, yet better than no BN).")
+findings["noisy BN"] = (f"drift {drifts['noisy BN']:.3f} (most: {most_drift}); test accuracy "
+                        f"{accuracy['noisy BN']:.3f} vs {accuracy['with BN']:.3f} (BN) and {accuracy['no BN']:.3f} (no BN)")
+
 # %% [markdown]
-# The noisy-BN network's last-layer inputs move more than those of either other network,
-# yet it ends with a far lower training loss and higher test accuracy than the network
-# without BN, close to the one with BN - the same pattern Santurkar et al. report. Keep the
-# two ideas apart: internal covariate shift is the **original hypothesis**; the noisy-BN
-# experiment and the smoother loss landscape are the **later evidence**, and they point
-# away from it. (We did not measure the loss landscape here; that part of the evidence is
-# theirs.) What nobody disputes is the practical effect you measured in sections 1-3:
-# with BN, each layer's inputs start normalized whatever the init scale, few units saturate,
-# gradients stay at a usable size, and training gets going quickly.
+# The sentences above are built from this run's numbers (seed 0, one run per network: a
+# small experiment, not a proof). Keep the two ideas apart: internal covariate shift is the
+# **original hypothesis**; the noisy-BN experiment and the smoother loss landscape are the
+# **later evidence**, and they point away from it. (We did not measure the loss landscape
+# here; that part of the evidence is theirs.) What holds by construction, whatever the run,
+# is what you measured in sections 1 and 2: with BN, each layer's inputs start normalized
+# whatever the init scale, and the weight gradients scale as 1 / init scale.
 
 # %% [markdown]
 # ## Summary
 #
-# - In a deep tanh network without BN, the scale of the initial weights decides everything:
-#   too small and the signal shrinks to 0 layer after layer; too large and the units saturate
-#   at ±1, where tanh's slope (below 0.06 beyond |t| = 0.97) blocks the gradient.
+# - In a deep tanh network without BN, the scale of the initial weights matters in two
+#   different ways: too small and the signal is scaled down layer after layer (tiny, but not
+#   erased); too large and the units saturate at ±1, where tanh's slope (below 0.06 beyond
+#   |t| = 0.97) blocks the gradient.
 # - `saturated_fraction` (your function) measures the fraction of units with |t| > 0.97;
 #   per-layer histograms, stds and saturated fractions are the quick health check.
 # - A `BatchNorm1d` after each Linear (before the tanh) rescales every feature of a
 #   mini-batch to mean 0 and std 1, so at the start every tanh sees the same distribution
-#   whatever the init scale: about 3.6% of units saturated, gradients of a steady size.
-# - During training, layers' input distributions drift; BN keeps them steadier and trains
-#   faster here.
+#   whatever the init scale (by construction: BN(a·Wx) = BN(Wx)). The weight gradients then
+#   scale as 1 / init scale, and in a deep BN network without skips they grow towards the
+#   input.
 # - Ioffe & Szegedy explained BN by "reducing internal covariate shift"; Santurkar et al.
 #   showed that noisy BN, with more shift, trains about as well as BN, and that BN smooths the
-#   loss landscape instead.
-#
+#   loss landscape instead. What this lesson's runs showed:
+
+# %%
+for topic, finding in findings.items():
+    print(f"- {topic}: {finding}")
+
+# %% [markdown]
 # **Next:** lesson 02, `02_normalization_math`, works out exactly what BN computes -
 # the mini-batch mean and variance, the normalization, the learned scale and shift - and
 # what changes at inference time.

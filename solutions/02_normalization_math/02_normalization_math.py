@@ -12,13 +12,14 @@
 # By the end of this lesson you will be able to:
 #
 # - compute batch normalization by hand, step by step: the batch mean, the **biased** batch
-#   variance, `eps` **inside** the square root, the normalization, then the scale `gamma`
-#   and the shift `beta`;
-# - explain why `gamma = sqrt(var + eps)`, `beta = mean` gives back the input unchanged, so
-#   normalizing never takes anything away from what a network can represent;
+#   variance, `eps` **inside** the square root (and why there), the normalization, then the
+#   scale `gamma` and the shift `beta`;
+# - say when a BatchNorm layer can give back its input unchanged: exactly in evaluation
+#   mode, only approximately (for large batches) in training mode, and not at all for a
+#   batch of 2;
 # - say what a BatchNorm layer does differently in training and in evaluation mode, and keep
-#   its *running statistics* the way PyTorch does (the `momentum` convention, the unbiased
-#   variance, `momentum=None`);
+#   its *running statistics* the way PyTorch does (its `momentum` convention, which is not
+#   everyone's, the unbiased variance, `momentum=None`);
 # - write BatchNorm at inference time as one affine map `y = scale * x + shift`.
 #
 # Three graded exercises: `batchnorm_forward`, `update_running_stats` and
@@ -26,14 +27,16 @@
 # you in words what is still wrong.
 #
 # The facts here come from Ioffe & Szegedy (2015), "Batch Normalization: Accelerating Deep
-# Network Training by Reducing Internal Covariate Shift" (Algorithms 1 and 2), and from
-# PyTorch's documentation of `nn.BatchNorm1d`.
+# Network Training by Reducing Internal Covariate Shift" (Algorithms 1 and 2), from
+# PyTorch's documentation of `nn.BatchNorm1d`, and from a user's report on PyTorch's issue
+# tracker (pytorch issue 60528, section 4).
 
 # %%
 import torch
 from torch import nn
 import torch.nn.functional as F
 
+from utils.answers import learner_or_lesson
 from utils.device import get_device, seed_everything
 from utils import normmath
 
@@ -81,35 +84,68 @@ print("batch mean per feature:", mean_per_feature.tolist())
 # %% [markdown]
 # **Step 2, the variance.** Algorithm 1 divides by `N`: it is the *biased* variance, the
 # plain mean of the squared deviations. PyTorch's `x.var()` divides by `N - 1` by default
-# (the *unbiased* estimate), so for normalization you ask for `unbiased=False`. The two
-# differ by the factor `N / (N - 1)`: barely for 256 examples, a factor of 2 for a batch of 2.
+# (the *unbiased* estimate, `correction=1`), so for normalization you ask for
+# `correction=0` (older code writes `unbiased=False`). The two differ by the factor
+# `N / (N - 1)`: barely for 256 examples, a factor of 2 for a batch of 2.
 
 # %%
-biased = x.var(dim=0, unbiased=False)
-unbiased = x.var(dim=0, unbiased=True)
+biased = x.var(dim=0, correction=0)
+unbiased = x.var(dim=0, correction=1)
 print("biased variance   (divide by N):    ", biased.tolist())
 print("unbiased variance (divide by N - 1):", unbiased.tolist())
 print(f"ratio unbiased / biased with N = 256: {(unbiased / biased)[0].item():.4f}   (256/255 = {256 / 255:.4f})")
 pair = x[:2]
-ratio_pair = (pair.var(dim=0, unbiased=True) / pair.var(dim=0, unbiased=False))[0].item()
+ratio_pair = (pair.var(dim=0, correction=1) / pair.var(dim=0, correction=0))[0].item()
 print(f"ratio unbiased / biased with N = 2:   {ratio_pair:.4f}")
 
 # %% [markdown]
 # **Step 3, `eps` goes inside the square root.** The denominator is `sqrt(sigma2 + eps)`,
-# not `sqrt(sigma2) + eps`. The two only differ when the variance is small, which is exactly
-# when it matters: a feature that is constant over the batch has variance 0, and
-# `0 / sqrt(0)` is not a number, while `0 / sqrt(0 + eps)` is 0.
+# not `sqrt(sigma2) + eps`. Without any `eps`, a feature that is constant over the batch
+# (variance 0) gives `0 / sqrt(0)`, not a number; but `sqrt(var) + eps` would avoid that
+# too. Three reasons decide for *inside*, each measured below:
+#
+# 1. **The gain is bounded by `1 / sqrt(eps)`.** BN multiplies each deviation from the mean
+#    by `1 / denominator`. As the variance goes to 0, `1 / sqrt(var + eps)` rises to
+#    `1 / sqrt(eps)` (about 316 for `eps = 1e-5`), while `1 / (sqrt(var) + eps)` rises to
+#    `1 / eps` (100,000): a nearly constant feature's rounding noise would be blown up to
+#    order 1.
+# 2. **The gradient stays finite.** Training differentiates the denominator with respect to
+#    the variance. The derivative of `sqrt(v)` is `1 / (2 sqrt(v))`, infinite at `v = 0`;
+#    `sqrt(v + eps)` has the finite `1 / (2 sqrt(eps))` there. On a constant feature the
+#    outside version's backward pass multiplies 0 by infinity and returns NaN.
+# 3. **It is the definition.** Algorithm 1 of the paper and PyTorch both put `eps` inside;
+#    the outside version disagrees with `nn.BatchNorm1d` exactly where the variance is small.
 
 # %%
 eps = 1e-5
-for variance in [0.0, 1e-6, 1e-4, 1.0, 100.0]:
+print(f"bounds as the variance goes to 0: 1 / sqrt(eps) = {1 / eps ** 0.5:.1f},  1 / eps = {1 / eps:.0f}")
+for variance in [0.0, 1e-8, 1e-6, 1e-4, 1.0]:
     v = torch.tensor(variance, dtype=torch.float64)
-    inside, outside = torch.sqrt(v + eps).item(), (torch.sqrt(v) + eps).item()
-    print(f"variance {variance:8g}:  sqrt(var + eps) = {inside:.6f}   sqrt(var) + eps = {outside:.6f}"
-          f"   ratio {outside / inside:.3f}")
-zero = torch.tensor(0.0)
-print("a constant feature: 0 / sqrt(0) =", (zero / torch.sqrt(zero)).item(),
-      "   0 / sqrt(0 + eps) =", (zero / torch.sqrt(zero + eps)).item())
+    inside_gain, outside_gain = 1 / torch.sqrt(v + eps).item(), 1 / (torch.sqrt(v) + eps).item()
+    print(f"variance {variance:6g}:  gain 1 / sqrt(var + eps) = {inside_gain:9.1f}   "
+          f"gain 1 / (sqrt(var) + eps) = {outside_gain:9.1f}")
+
+# %%
+for name, denominator in [("sqrt(v + eps)", lambda v: torch.sqrt(v + eps)),
+                          ("sqrt(v) + eps", lambda v: torch.sqrt(v) + eps)]:
+    v = torch.tensor(0.0, dtype=torch.float64, requires_grad=True)
+    denominator(v).backward()
+    constant = torch.full((4, 1), 3.0, dtype=torch.float64, requires_grad=True)
+    centred = constant - constant.mean(dim=0)
+    y = centred / denominator(centred.pow(2).mean(dim=0))
+    (y * torch.tensor([[1.0], [2.0], [3.0], [4.0]], dtype=torch.float64)).sum().backward()
+    print(f"{name}: derivative at v = 0 is {v.grad.item():.1f}; on a constant feature, output "
+          f"{y.detach().flatten().tolist()}, gradient {constant.grad.flatten().tolist()}")
+
+# %%
+tiny = normmath.make_batch(64, 1, shift=5.0, scale=1e-3, seed=0, dtype=torch.float64)
+reference = nn.BatchNorm1d(1, dtype=torch.float64).train()(tiny).detach()
+centred = tiny - tiny.mean(dim=0)
+variance = tiny.var(dim=0, correction=0)
+inside, outside = centred / torch.sqrt(variance + eps), centred / (torch.sqrt(variance) + eps)
+print(f"a feature with std 1e-3 (float64): largest |inside - nn.BatchNorm1d| = "
+      f"{(inside - reference).abs().max().item():.1e},  largest |outside - nn.BatchNorm1d| = "
+      f"{(outside - reference).abs().max().item():.1e}")
 
 # %% [markdown]
 # **Steps 3 and 4 together** are your first exercise.
@@ -123,23 +159,24 @@ print("a constant feature: 0 / sqrt(0) =", (zero / torch.sqrt(zero)).item(),
 # - Return `y`, a `torch.Tensor` of shape `(N, D)` and the same dtype as `x` (float32 in,
 #   float32 out; float64 in, float64 out): training-mode batch normalization, each feature
 #   normalized with its own batch mean and **biased** batch variance over the `N` examples
-#   (`dim=0`), `eps` inside the square root, then multiplied by `gamma` and shifted by `beta`.
+#   (`dim=0`; `x.var(dim=0, correction=0)`), `eps` inside the square root, then multiplied
+#   by `gamma` and shifted by `beta`. `gamma` and `beta` have `x`'s dtype and device.
 # - Write it from scratch with tensor operations (`mean`, `var`, `sqrt`, arithmetic). It must
 #   **not** call `F.batch_norm`, `torch.batch_norm`, any `nn.BatchNorm*` layer or any other
 #   normalization built-in (`layer_norm`, `group_norm`, `instance_norm`, ...): the test makes
 #   those raise while your function runs.
 # - It must not modify `x` (no `x -= ...` or `x.sub_(...)`): the test compares `x` with a copy.
 #
-# The test compares your output with `nn.BatchNorm1d` in training mode, on ordinary data,
-# a constant feature column, tiny and huge variances, a batch of 2, float64, and PyTorch's
-# documented example (section 4).
+# The test compares your output with `nn.BatchNorm1d` in training mode (affine, with these
+# `gamma` and `beta`), on ordinary data, a constant feature column, tiny and huge variances,
+# a batch of 2, float64, and the (4, 3, 4) example of pytorch issue 60528 (section 4).
 
 # %% nbgrader={"grade": false, "grade_id": "bn_forward", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def batchnorm_forward(x, gamma, beta, eps=1e-5):
     """Training-mode batch normalization. x: (N, D); gamma, beta: (D,). Returns y: (N, D)."""
     ### BEGIN SOLUTION
     mean = x.mean(dim=0)
-    var = x.var(dim=0, unbiased=False)
+    var = x.var(dim=0, correction=0)
     x_hat = (x - mean) / torch.sqrt(var + eps)
     return gamma * x_hat + beta
     ### END SOLUTION
@@ -158,14 +195,19 @@ bn_forward.hidden(globals())
 #
 # From here on the lesson measures with PyTorch's own `nn.BatchNorm1d` (in training mode), so
 # the numbers do not depend on your answer. First, how far your function is from it on our
-# batch (float32 rounding is about `1e-6`):
+# batch (float32 rounding is about `1e-6`); if your function is not written yet or raises,
+# the cell says so and the lesson goes on without it:
 
 # %%
 layer = nn.BatchNorm1d(3).to(device).train()
 with torch.no_grad():
     reference = layer(x)
-mine = batchnorm_forward(x, torch.ones(3, device=device), torch.zeros(3, device=device))
-print(f"largest |your output - nn.BatchNorm1d|: {(mine - reference).abs().max().item():.2e}")
+try:
+    mine = batchnorm_forward(x, torch.ones(3, device=device), torch.zeros(3, device=device))
+    print(f"largest |your output - nn.BatchNorm1d|: {(torch.as_tensor(mine) - reference).abs().max().item():.2e}")
+except Exception as error:
+    print(f"your batchnorm_forward raised {type(error).__name__} ({error}); the rest of the lesson "
+          f"uses nn.BatchNorm1d and does not need it")
 
 # %% [markdown]
 # With `gamma = 1` and `beta = 0` every feature comes out with mean 0 and standard
@@ -186,17 +228,54 @@ with torch.no_grad():
     print(normmath.describe_features(layer(x), "gamma = [1, 2, 3], beta = [11, 12, 13]"))
 
 # %% [markdown]
-# **Normalizing takes nothing away.** If the network learns `gamma = sqrt(var + eps)` and
-# `beta = mean` (the batch's own statistics), the layer gives back exactly its input: the
-# scale and shift undo the normalization. So inserting batch normalization never makes a
-# network less expressive; it only changes how the numbers are parametrized.
+# **Can the layer give back its input?** The paper argues that inserting BN does not cost
+# expressiveness, because `gamma = sqrt(Var[x] + eps)`, `beta = E[x]` undo the normalization.
+# Setting `gamma` and `beta` from *the same batch's* statistics would prove nothing: the
+# parameters are learned once, and must work for every batch. So take fixed parameters,
+# the population statistics of our features (means 0, 5, -2; stds 1, 3, 0.5, known because
+# we made the data), and check new batches:
+#
+# - in **evaluation mode**, with those values as running statistics, BN is a fixed affine
+#   map, and these `gamma` and `beta` make it the identity for every batch, exactly (up to
+#   float rounding);
+# - in **training mode** BN uses each batch's own statistics, so the output equals the input
+#   only when the batch's mean and variance equal the population's: approximately, for large
+#   batches; for small ones, not at all.
 
 # %%
+population_mean = torch.tensor([0.0, 5.0, -2.0], device=device)
+population_var = torch.tensor([1.0, 3.0, 0.5], device=device) ** 2
+identity = nn.BatchNorm1d(3).to(device)
 with torch.no_grad():
-    layer.weight.copy_(torch.sqrt(x.var(dim=0, unbiased=False) + layer.eps))
-    layer.bias.copy_(x.mean(dim=0))
-    recovered = layer(x)
-print(f"gamma = sqrt(var + eps), beta = mean:  largest |y - x| = {(recovered - x).abs().max().item():.2e}")
+    identity.running_mean.copy_(population_mean)
+    identity.running_var.copy_(population_var)
+    identity.weight.copy_(torch.sqrt(population_var + identity.eps))
+    identity.bias.copy_(population_mean)
+print(f"{'batch size':>10} {'eval mode: largest |y - x|':>27} {'training mode: mean |y - x| / std':>34}")
+SIZES, train_errors, eval_errors = [2, 8, 32, 128, 512, 2048], [], []
+for size in SIZES:
+    eval_error, train_error = 0.0, []
+    for seed in range(1, 6):
+        batch = normmath.make_batch(size, 3, shift=[0.0, 5.0, -2.0], scale=[1.0, 3.0, 0.5], seed=seed, device=device)
+        with torch.no_grad():
+            eval_error = max(eval_error, (identity.eval()(batch) - batch).abs().max().item())
+            trained = F.batch_norm(batch, None, None, identity.weight, identity.bias, training=True, eps=identity.eps)
+            train_error.append(((trained - batch).abs() / population_var.sqrt()).mean().item())
+    train_errors.append(sum(train_error) / len(train_error))
+    eval_errors.append(eval_error)
+    print(f"{size:>10} {eval_error:>27.1e} {train_errors[-1]:>34.4f}")
+print("(five batches per size, seeds 1-5; training mode with the same gamma and beta, F.batch_norm)")
+shrinking = all(later < earlier for earlier, later in zip(train_errors, train_errors[1:]))
+print(f"\nEval mode: largest |y - x| {max(eval_errors):.1e} at every batch size. Training mode: the error "
+      f"{'shrinks at every step' if shrinking else 'does not shrink at every step'}, from "
+      f"{train_errors[0]:.3f} of a std at batch {SIZES[0]} to {train_errors[-1]:.3f} at batch {SIZES[-1]}.")
+
+# %% [markdown]
+# The eval-mode column is float rounding: exact, by construction (an affine map with these
+# parameters is the identity). The training-mode error depends on how far each batch's
+# statistics are from the population's, which shrinks as the batch grows: for large batches
+# the layer can approximately give back its input, for small ones it cannot. The extreme
+# case follows.
 
 # %% [markdown]
 # **Shift and scale of the input do not matter.** Training-mode BN subtracts this batch's
@@ -214,10 +293,18 @@ for shift, scale in [(0.0, 1.0), (100.0, 1.0), (-3.0, 50.0), (7.0, 0.1)]:
 # %% [markdown]
 # **A batch of 2 is an extreme case.** With two examples the mean is their midpoint and the
 # biased standard deviation is half their distance, so every feature comes out as exactly
-# -1 and +1 (slightly less, because of `eps`) whatever the inputs were:
+# -1 and +1 (slightly less, because of `eps`) whatever the inputs were. With *any* fixed
+# `gamma` and `beta` the output is `beta - gamma` and `beta + gamma`: no choice of
+# parameters gives back a batch of 2 in training mode unless its two values happen to be
+# exactly `beta ± gamma`. With the parameters above:
 
 # %%
 print(F.batch_norm(x[:2], None, None, training=True))
+with torch.no_grad():
+    pair_out = F.batch_norm(x[:2], None, None, identity.weight, identity.bias, training=True, eps=identity.eps)
+print("input x[:2]: ", [[round(v, 3) for v in row] for row in x[:2].tolist()])
+print("output:      ", [[round(v, 3) for v in row] for row in pair_out.tolist()])
+print(f"largest |y - x| for this batch of 2 in training mode: {(pair_out - x[:2]).abs().max().item():.3f}")
 
 # %% [markdown]
 # ### Try it: the distribution before and after
@@ -257,41 +344,45 @@ view
 #
 # `running_var  = (1 - momentum) * running_var  + momentum * batch_var_unbiased`
 #
-# with `momentum = 0.1` by default: the new batch gets weight 0.1. The paper's
-# formulation and many courses (CS231n, for one) name the *old* value's weight "momentum"
-# instead, and use 0.9; it is the same average written the other way round. Carrying a 0.9
-# from such a source into `nn.BatchNorm1d(momentum=0.9)` makes the running statistics
+# with `momentum = 0.1` by default: the new batch gets weight 0.1. This is PyTorch's
+# convention, not everyone's. CS231n's assignment (momentum 0.9) and Keras/TensorFlow
+# (momentum 0.99) name the *old* value's weight "momentum": the same kind of average, written
+# the other way round. The paper has no momentum at all: its Algorithm 2 takes the
+# population statistics as averages over mini-batches, `E[x] = E_B[mu_B]` and
+# `Var[x] = m/(m-1) E_B[sigma2_B]`, and mentions moving averages only in passing. Carrying a
+# 0.9 from CS231n or Keras into `nn.BatchNorm1d(momentum=0.9)` makes the running statistics
 # follow almost only the latest batch.
 #
 # **Two variances.** The normalization uses the biased batch variance (divide by `N`), but
 # `running_var` is updated with the unbiased one (divide by `N - 1`), the better estimate of
 # the population variance (Algorithm 2 of the paper uses the same `N/(N-1)` correction).
 #
-# PyTorch's documentation illustrates both with a small input `X` of shape `(4, 3, 4)`
-# (pytorch issue 60528): `(N, C, L)` = 4 examples, 3 channels, 4 positions. Channel 0 holds
-# the rows `[1..4], [2..5], [3..6], [4..7]`; channels 1 and 2 are the same plus 4 and plus 8.
+# A user's report, pytorch issue 60528, filed because the documentation of the time did not
+# explain the two variances, works through a small input `X` of shape `(4, 3, 4)`:
+# `(N, C, L)` = 4 examples, 3 channels, 4 positions. Channel 0 holds the rows
+# `[1..4], [2..5], [3..6], [4..7]`; channels 1 and 2 are the same plus 4 and plus 8.
 # `BatchNorm1d` computes each channel's statistics over the examples **and** the positions.
 
 # %%
-X = normmath.documented_example(device=device)
+X = normmath.issue_60528_example(device=device)
 print("X[:, 0, :] =\n", X[:, 0, :])
-documented = nn.BatchNorm1d(3).to(device).train()
+reported = nn.BatchNorm1d(3).to(device).train()
 with torch.no_grad():
-    out = documented(X)
+    out = reported(X)
 channel0 = X[:, 0, :].flatten()
 print("out[0, 0] =", [round(v, 4) for v in out[0, 0].tolist()])
-print(f"channel 0: mean {channel0.mean().item():.4f}, biased variance {channel0.var(unbiased=False).item():.4f}, "
-      f"unbiased variance {channel0.var(unbiased=True).item():.4f}")
-print("running_mean after one step:", [round(v, 4) for v in documented.running_mean.tolist()])
-print("running_var after one step: ", [round(v, 4) for v in documented.running_var.tolist()])
-print(f"0.9 * 1 + 0.1 * unbiased variance = {0.9 + 0.1 * channel0.var(unbiased=True).item():.4f};"
-      f"  with the biased variance it would be {0.9 + 0.1 * channel0.var(unbiased=False).item():.4f}")
+print(f"channel 0: mean {channel0.mean().item():.4f}, biased variance {channel0.var(correction=0).item():.4f}, "
+      f"unbiased variance {channel0.var(correction=1).item():.4f}")
+print("running_mean after one step:", [round(v, 4) for v in reported.running_mean.tolist()])
+print("running_var after one step: ", [round(v, 4) for v in reported.running_var.tolist()])
+print(f"0.9 * 1 + 0.1 * unbiased variance = {0.9 + 0.1 * channel0.var(correction=1).item():.4f};"
+      f"  with the biased variance it would be {0.9 + 0.1 * channel0.var(correction=0).item():.4f}")
 
 # %% [markdown]
-# The normalized values `[-1.8974, -1.2649, -0.6325, 0.0000]` use the biased variance 2.5,
-# the running variance 1.1667 uses the unbiased 2.6667, and the running means are a tenth
-# of the channel means 4, 8 and 12. The same example with `momentum=0.9`, as someone
-# following the paper-style convention might write it:
+# The normalized values printed above use the biased variance, the running variance uses
+# the unbiased one, and the running means are a tenth of the channel means (momentum 0.1,
+# starting from 0). The same example with `momentum=0.9`, as someone carrying over CS231n's
+# or Keras's convention might write it:
 
 # %%
 confused = nn.BatchNorm1d(3, momentum=0.9).to(device).train()
@@ -306,22 +397,25 @@ print("momentum=0.9: running_mean after one step:", [round(v, 4) for v in confus
 #
 # - `running_mean` and `running_var` are tensors of shape `(D,)`; `x` is a batch of shape
 #   `(N, D)` with `N >= 2`; `momentum` is a float between 0 and 1.
+# - `running_mean`, `running_var` and `x` share one dtype (float32 or float64) and device.
 # - Return a tuple of two tensors of shape `(D,)` (same dtype as the inputs), following
 #   PyTorch's convention: `new = (1 - momentum) * old + momentum * batch statistic`, where the
 #   batch statistics are each feature's mean over the batch and its **unbiased** variance
-#   (divide by `N - 1`).
+#   (divide by `N - 1`: `correction=1`, the default of `x.var`).
+# - When `momentum` is not passed, use 0.1, PyTorch's default.
 # - Do not modify `running_mean`, `running_var` or `x` in place: return new tensors.
 #
 # The test compares your result with the buffers of `nn.BatchNorm1d` after one
-# training-mode forward pass, including PyTorch's documented example above (as rows: each
-# channel's values over the examples and positions, `X.transpose(1, 2).reshape(-1, 3)`).
+# training-mode forward pass (`track_running_stats=True`, the default), including the
+# issue-60528 example above (as rows: each channel's values over the examples and
+# positions, `X.transpose(1, 2).reshape(-1, 3)`).
 
 # %% nbgrader={"grade": false, "grade_id": "running_stats", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def update_running_stats(running_mean, running_var, x, momentum=0.1):
     """PyTorch's running-statistics update. running_mean, running_var: (D,); x: (N, D)."""
     ### BEGIN SOLUTION
     batch_mean = x.mean(dim=0)
-    batch_var = x.var(dim=0, unbiased=True)
+    batch_var = x.var(dim=0, correction=1)
     new_running_mean = (1 - momentum) * running_mean + momentum * batch_mean
     new_running_var = (1 - momentum) * running_var + momentum * batch_var
     return new_running_mean, new_running_var
@@ -340,8 +434,9 @@ running_stats.hidden(globals())
 # **`momentum=None`: a plain average.** With `momentum=None` PyTorch keeps a cumulative
 # average instead: after `k` batches, `running_mean` is the plain mean of the `k` batch
 # means (and `running_var` of the `k` unbiased batch variances), each batch counting
-# equally; `num_batches_tracked` counts the batches. Five batches of 32 examples (seeds
-# 1 to 5):
+# equally; `num_batches_tracked` counts the batches. This is the closest PyTorch comes to the
+# paper's Algorithm 2, which averages the statistics over mini-batches. Five batches of 32
+# examples (seeds 1 to 5):
 
 # %%
 cumulative = nn.BatchNorm1d(1, momentum=None).train()
@@ -400,6 +495,7 @@ running_view
 #
 # - `x` is a tensor of shape `(N, D)` (any `N >= 1`); `running_mean`, `running_var`,
 #   `gamma`, `beta` are tensors of shape `(D,)`; `eps` is a float.
+# - All tensors share `x`'s dtype (float32 or float64) and device.
 # - Return `y`, a `torch.Tensor` of shape `(N, D)` and the same dtype as `x`: each feature
 #   normalized with the given running mean and running variance (`eps` inside the square
 #   root), then multiplied by `gamma` and shifted by `beta`. No batch statistics: an
@@ -409,7 +505,7 @@ running_view
 #
 # The test compares your output with `nn.BatchNorm1d` in evaluation mode, on batches of 1,
 # 2 and 6, a constant column with a zero running variance, float64 with tiny and huge
-# variances, and the running statistics of PyTorch's documented example.
+# variances, and the running statistics of the issue-60528 example.
 
 # %% nbgrader={"grade": false, "grade_id": "bn_inference", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def batchnorm_inference(x, running_mean, running_var, gamma, beta, eps=1e-5):
@@ -435,8 +531,9 @@ bn_inference.hidden(globals())
 # `scale = gamma / sqrt(running_var + eps)`, `shift = beta - scale * running_mean`,
 # `y = scale * x + shift`.
 #
-# A linear map followed by this affine map is again a linear map, so at inference the
-# BatchNorm layer can be folded into the linear layer before it. Check it on a layer with
+# A Linear layer computes an affine map (`x @ W.T + b`), and an affine map followed by this
+# affine map is again an affine map, so at inference the BatchNorm layer can be folded into
+# the Linear layer before it (lesson 05 does it). Check it on a layer with
 # non-trivial parameters and running statistics (seed 0):
 
 # %%
@@ -480,13 +577,17 @@ with torch.no_grad():
 # - Training-mode batch normalization works per feature, over the batch: subtract the batch
 #   mean, divide by `sqrt(biased batch variance + eps)` (`eps` inside the root keeps a
 #   constant feature finite), then scale by `gamma` and shift by `beta`.
+#   `eps` inside the root also bounds the gain by `1 / sqrt(eps)` and keeps the gradient
+#   finite, as Algorithm 1 and PyTorch define it.
 # - The output's mean and standard deviation are `beta` and `gamma` whatever the input's
-#   were, and `gamma = sqrt(var + eps)`, `beta = mean` gives the input back: normalization
-#   never costs expressiveness. It keeps the shape of a distribution; with tiny batches the
-#   statistics are noisy (a batch of 2 always gives -1 and +1).
+#   were. With fixed `gamma = sqrt(Var + eps)`, `beta = E[x]` the layer gives back its input
+#   exactly in evaluation mode, approximately for large batches in training mode, and not
+#   for a batch of 2 (always `beta ± gamma`). It keeps the shape of a distribution; with
+#   tiny batches the statistics are noisy.
 # - During training PyTorch keeps running statistics, `new = (1 - momentum) * old +
-#   momentum * batch`, with `momentum = 0.1` by default (the paper and CS231n weight the old
-#   value by "momentum" instead), and `running_var` from the **unbiased** batch variance;
+#   momentum * batch`, with `momentum = 0.1` by default (CS231n, 0.9, and Keras, 0.99, weight
+#   the old value by "momentum" instead; the paper's Algorithm 2 averages over mini-batches
+#   and has no momentum), and `running_var` from the **unbiased** batch variance;
 #   `momentum=None` keeps a plain cumulative average.
 # - In evaluation mode BatchNorm uses the running statistics, so it is one fixed affine map
 #   per feature that can be folded into the preceding linear layer, and an example's output

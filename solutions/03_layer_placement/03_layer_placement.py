@@ -17,7 +17,8 @@
 #   `Linear(20, 64) -> BatchNorm1d(64) -> ReLU -> Linear(64, 1) -> Sigmoid`;
 # - pick `BatchNorm1d`, `BatchNorm2d` or `BatchNorm3d` from the shape of your data, with
 #   `num_features` equal to the number of channels;
-# - say why a BatchNorm does not belong on the final output before a sigmoid.
+# - say what a BatchNorm on the final output before a sigmoid does, in training mode and in
+#   evaluation mode, and why it does not belong there.
 #
 # Two graded exercises: `BatchNormMLP` and `BatchNormCNN`. Each has a test cell you can run
 # as often as you like; it tells you in words what is still wrong.
@@ -27,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from utils.answers import learner_or_lesson
 from utils.data import make_binary_task
 from utils.device import get_device, seed_everything
 from utils.models import BaselineCNN, BaselineMLP
@@ -38,31 +40,61 @@ print("computing on", device)
 # %% [markdown]
 # ## 1. What a layer's pre-activations look like
 #
-# A linear layer's outputs (the *pre-activations*) inherit the scale and the offset of its
-# inputs. Feed it inputs that are large or shifted and its 64 outputs are large or shifted
-# too; then a ReLU is either almost always on or almost always off, and the next layer sees
-# a distribution that moves whenever anything upstream changes.
+# A Linear layer's outputs (the *pre-activations*, `x @ W.T + b`, an affine map of the
+# input) inherit the scale and the offset of its inputs. Shift the inputs and each of the 64
+# outputs is shifted by its own amount; then a unit's ReLU may be on for almost every
+# example, or off for almost every example: a ReLU that is always on passes its input
+# through unchanged (it might as well not be there), one that is always off outputs 0 and
+# passes back no gradient. Pooled over all units, the fraction of active ReLUs can stay near
+# 50% while every single unit is stuck, so we count, **per unit**, the fraction of the batch
+# for which it is on.
 #
 # Batch normalization (Ioffe & Szegedy, 2015) takes each of the 64 features, computes its
 # mean and variance **over the mini-batch**, and rescales it to mean 0 and standard
-# deviation 1, followed by a learned scale `gamma` and shift `beta`. Move the sliders: the
-# left histogram follows the input, the right one stays put.
+# deviation 1, followed by a learned scale `gamma` and shift `beta`. The view shows, for the
+# 64 units of `Linear(20, 64)` on 256 random inputs (seed 0) scaled and shifted by the
+# sliders, how many units are on for what fraction of the batch; the axes are fixed, and
+# the grey bands mark "almost always off" (on for fewer than 5% of the examples) and
+# "almost always on" (more than 95%). Move the sliders, the shift especially.
 
 # %%
 view = placement.preactivation_view()
 view
 
 # %% [markdown]
-# The same in numbers, for a few settings of the input (mean and standard deviation over the
-# batch and the 64 units, and the fraction of ReLUs that would let their input through):
+# The same in numbers, for a few settings of the input: the mean and standard deviation of
+# the pre-activations (over the batch and the 64 units), the pooled fraction of active ReLUs,
+# and the numbers of units that are almost always off and almost always on:
 
 # %%
-for scale, shift in [(1.0, 0.0), (10.0, 0.0), (1.0, 8.0), (0.1, -8.0)]:
+SETTINGS = [(1.0, 0.0), (10.0, 0.0), (0.1, 0.0), (1.0, 8.0), (0.1, -8.0)]
+print(f"{'':>20} {'without BN':^40} | {'with BN':^40}")
+print(f"{'scale, shift':>20} " + f"{'mean':>6} {'std':>6} {'pooled':>7} {'off':>4} {'on':>4}        | " * 2)
+stuck = {}
+for scale, shift in SETTINGS:
     stats = placement.preactivation_stats(scale, shift)
-    print(f"scale {scale:>4}, shift {shift:>4}:  without BN mean {stats['without_bn'].mean():6.2f} "
-          f"std {stats['without_bn'].std():5.2f} active {stats['active_without_bn']:4.0%}   |   "
-          f"with BN mean {stats['with_bn'].mean():5.2f} std {stats['with_bn'].std():4.2f} "
-          f"active {stats['active_with_bn']:4.0%}")
+    row = f"{scale:>9}, {shift:>8} "
+    for key in ("without_bn", "with_bn"):
+        row += (f"{stats[key].mean():6.2f} {stats[key].std():6.2f} {stats['active_' + key]:7.0%} "
+                f"{stats['always_off_' + key]:>4} {stats['always_on_' + key]:>4}        | ")
+    print(row)
+    stuck[scale, shift] = {key: stats["always_off_" + key] + stats["always_on_" + key] for key in ("without_bn", "with_bn")}
+worst = max(stuck, key=lambda setting: stuck[setting]["without_bn"])
+print(f"\nWithout BN, up to {stuck[worst]['without_bn']} of the 64 units are stuck (almost always off or on), "
+      f"at scale {worst[0]}, shift {worst[1]}, while the pooled active fraction stays between "
+      f"{min(placement.preactivation_stats(*s)['active_without_bn'] for s in SETTINGS):.0%} and "
+      f"{max(placement.preactivation_stats(*s)['active_without_bn'] for s in SETTINGS):.0%}. "
+      + ("With BN, no unit is stuck in any of these settings." if max(v["with_bn"] for v in stuck.values()) == 0
+         else f"With BN, up to {max(v['with_bn'] for v in stuck.values())} units are stuck."))
+
+# %% [markdown]
+# Read the two kinds of setting apart. Scaling the (centred) inputs up or down changes the
+# spread of the pre-activations but not which side of 0 each unit is on, except where the
+# layer's small initial bias takes over (tiny inputs). Shifting the inputs moves each unit's
+# pre-activations by its own amount, and many units end up on one side of 0 for the whole
+# batch. With BN each unit is centred on its own batch mean, so it is on for about half the
+# batch whatever the input's scale and shift: by construction, since BN subtracts each
+# unit's batch mean (for a symmetric distribution, half the batch lies above it).
 
 # %% [markdown]
 # ## 2. Why after the linear layer and before the activation
@@ -106,7 +138,13 @@ print("output shape for 5 examples:", tuple(baseline(X[:5]).shape))
 #   shape `(N, 1)`;
 # - the forward computation is `Linear(20, 64) -> BatchNorm1d(64) -> ReLU -> Linear(64, 1)
 #   -> Sigmoid`: exactly one `nn.BatchNorm1d(64)`, after the first linear layer and before
-#   the ReLU, normalizing with the batch's statistics in training mode.
+#   the ReLU, normalizing with the batch's statistics in training mode;
+# - the `BatchNorm1d(64)` keeps PyTorch's defaults, on which the test relies: `affine=True`
+#   (a learned `gamma` and `beta`: the test checks that a gradient reaches `gamma`) and
+#   `track_running_stats=True` (running statistics, which the test uses in evaluation mode:
+#   one example alone must get the same output as inside a batch); any `eps` and `momentum`
+#   are fine;
+# - parameters in PyTorch's default dtype, float32 (the test feeds float32 inputs).
 #
 # Any style is fine: `nn.Sequential`, named layers, `F.relu` or `torch.sigmoid`,
 # `bias=False` on the first layer. The grader follows what your forward pass actually
@@ -141,12 +179,69 @@ bn_mlp.hidden(globals())
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# Your model still outputs probabilities in (0, 1), and in training mode each example's
+# The cells below use your `BatchNormMLP`. If it is not written yet, or fails one of a few
+# quick probes (output shape and range, one `BatchNorm1d(64)`, batch statistics in training
+# mode, ReLU right after the BN and into the last Linear, a gradient for gamma, running
+# statistics in eval mode), they use the lesson's own version, defined in the next cell,
+# and say so.
+
+# %%
+class LessonBatchNormMLP(nn.Module):
+    """The lesson's own version, used below only when yours is missing or fails the probes."""
+
+    def __init__(self):
+        super().__init__()
+        self.hidden = nn.Linear(20, 64, bias=False)    # BN's beta plays the bias's role
+        self.norm = nn.BatchNorm1d(64)
+        self.output = nn.Linear(64, 1)
+
+    def forward(self, x):
+        return torch.sigmoid(self.output(F.relu(self.norm(self.hidden(x)))))
+
+
+def mlp_problem(candidate):
+    """None when `candidate` passes the lesson's quick probes, else what went wrong."""
+    model = candidate()
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if len(norms) != 1 or not isinstance(norms[0], nn.BatchNorm1d) or norms[0].num_features != 64:
+        return f"has {len(norms)} BatchNorm layer(s) instead of one BatchNorm1d(64)"
+    batch = torch.randn(8, 20, generator=torch.Generator().manual_seed(0))
+    model.train()
+    out = model(batch)
+    if tuple(out.shape) != (8, 1) or not bool(((out > 0) & (out < 1)).all()):
+        return f"returns shape {tuple(out.shape)} or values outside (0, 1) for 8 examples"
+    if torch.allclose(model(torch.cat([batch[:1], batch[4:]]))[0], out[0]):
+        return "gives an example the same output in two different training-mode batches (no batch statistics)"
+    seen = {}
+    hooks = [norms[0].register_forward_hook(lambda module, args, output: seen.update(bn=output))]
+    heads = [m for m in model.modules() if isinstance(m, nn.Linear) and m.out_features == 1]
+    hooks += [m.register_forward_hook(lambda module, args, output: seen.update(head=args[0], logit=output))
+              for m in heads]
+    out = model(batch)
+    out.sum().backward()
+    for hook in hooks:
+        hook.remove()
+    if "head" not in seen or not torch.allclose(seen["head"], F.relu(seen["bn"]), atol=1e-6):
+        return "does not feed relu(BatchNorm1d's output) to the Linear(64, 1)"
+    if not torch.allclose(out, torch.sigmoid(seen["logit"]), atol=1e-6):
+        return "does not end with a sigmoid of the Linear(64, 1)'s output"
+    if norms[0].weight is None or norms[0].weight.grad is None or not bool(norms[0].weight.grad.abs().sum() > 0):
+        return "lets no gradient reach BatchNorm1d's gamma"
+    model.eval()
+    if not torch.allclose(model(batch[:1]), model(batch)[:1], atol=1e-6):
+        return "does not use running statistics in eval mode"
+    return None
+
+
+mlp_class = learner_or_lesson(globals(), "BatchNormMLP", LessonBatchNormMLP, mlp_problem)
+
+# %% [markdown]
+# The model still outputs probabilities in (0, 1), and in training mode each example's
 # output now depends on the other examples in its batch (they share the batch statistics):
 
 # %%
 seed_everything(0)
-model = BatchNormMLP().to(device)
+model = mlp_class().to(device)
 model.train()
 probabilities = model(X[:8].to(device))
 print("probabilities in (0, 1):", bool(((probabilities > 0) & (probabilities < 1)).all()))
@@ -175,12 +270,12 @@ class BatchNormAfterReLU(nn.Module):
 
 
 results = placement.train_variants(
-    {"no BN": BaselineMLP, "BN before ReLU (yours)": BatchNormMLP, "BN after ReLU": BatchNormAfterReLU},
+    {"no BN": BaselineMLP, "BN before ReLU": mlp_class, "BN after ReLU": BatchNormAfterReLU},
     X, y, seeds=(0, 1, 2), steps=150, lr=0.1,
 )
 print(placement.summarize(results))
 best = min(results, key=lambda name: sum(results[name]["loss"]))
-gap = abs(sum(results["BN before ReLU (yours)"]["loss"]) - sum(results["BN after ReLU"]["loss"])) / 3
+gap = abs(sum(results["BN before ReLU"]["loss"]) - sum(results["BN after ReLU"]["loss"])) / 3
 print(f"lowest mean training loss here: {best}; the two BN placements differ by {gap:.3f} in mean loss")
 
 # %% [markdown]
@@ -191,21 +286,44 @@ print(f"lowest mean training loss here: {best}; the two BN placements differ by 
 #
 # ## 6. Not on the final output
 #
-# A BatchNorm on the last layer's logit, just before the sigmoid, re-centres the logits of
-# every batch on `beta` (0 at initialization). Take a batch in which every example is
-# confidently positive:
+# What a `BatchNorm1d(1)` on the last layer's logit, just before the sigmoid, does depends
+# on the mode. Take the logits of a confident model (seed 0): batch A holds 64 confident
+# positives (logits around 3); batch B holds the same first example and 63 others from a
+# mixed batch (half around +3, half around -3).
+#
+# - In **training mode** BN re-centres every batch's logits on `beta` (0 at
+#   initialization) and rescales them to std `gamma`: an example's probability depends on
+#   the rest of its batch, and a batch of confident positives cannot all be predicted
+#   positive.
+# - In **evaluation mode** (here after 50 training-mode passes over mixed batches, which set
+#   the running statistics) BN is one fixed affine map of the logit, the same for every
+#   batch and order-preserving: nothing the final Linear layer could not compute itself.
 
 # %%
 demo = placement.output_bn_demo()
-print(f"examples predicted positive: {demo['above_half_without_bn']:.0%} without BN on the output, "
-      f"{demo['above_half_with_bn']:.0%} with it")
-print(f"mean probability: {demo['mean_probability_without_bn']:.3f} without, "
-      f"{demo['mean_probability_with_bn']:.3f} with")
+print(f"training mode: examples of batch A predicted positive: {demo['above_half_without_bn']:.0%} without BN "
+      f"on the output, {demo['above_half_with_bn']:.0%} with it (mean probability "
+      f"{demo['mean_probability_without_bn']:.3f} vs {demo['mean_probability_with_bn']:.3f})")
+print(f"training mode: example 0 gets probability {demo['example_train'][0]:.3f} in batch A and "
+      f"{demo['example_train'][1]:.3f} in batch B (without BN: {demo['example_without_bn']:.3f} in both)")
+print(f"eval mode:     example 0 gets {demo['example_eval'][0]:.3f} in batch A and {demo['example_eval'][1]:.3f} "
+      f"in batch B; BN is logit -> {demo['eval_scale']:.3f} * logit + {demo['eval_shift']:.3f}; "
+      f"{demo['above_half_eval']:.0%} of batch A predicted positive; order of the examples kept: "
+      f"{demo['eval_order_kept']}")
+moved_train = abs(demo["example_train"][0] - demo["example_train"][1])
+moved_eval = abs(demo["example_eval"][0] - demo["example_eval"][1])
+print(f"\nExample 0's probability moved by {moved_train:.3f} between the two batches in training mode, by "
+      f"{moved_eval:.3f} in eval mode; in training mode BN on the logit turned "
+      f"{demo['above_half_without_bn'] - demo['above_half_with_bn']:.0%} of batch A's confident positives into "
+      f"predicted negatives.")
 
 # %% [markdown]
-# The printout shows how many of a batch of confident positives the BN pushed below 0.5:
-# the output's scale and offset carry the answer, and a BN on the logit removes exactly
-# those, whatever the data. Keep BN inside the network, on the hidden layers.
+# In training mode, the printout shows how many of a batch of confident positives the BN
+# pushed below 0.5, and how much example 0's probability moved with its batch-mates: the
+# logit's offset and scale carry the answer, and a training-mode BN on the logit takes them
+# from the batch. In eval mode the layer is harmless but useless (a fixed rescaling of the
+# logit), and it computes something different from what the model was trained with. Keep BN
+# inside the network, on the hidden layers.
 #
 # ## 7. BatchNorm2d and BatchNorm3d
 #
@@ -250,7 +368,10 @@ print(BaselineCNN())
 # - `forward(x)` maps images of shape `(N, 3, H, W)` to class scores of shape `(N, 10)`;
 # - the same layers as `BaselineCNN`, with **one** `nn.BatchNorm2d(16)` inserted after the
 #   `Conv2d(3, 16, 3, padding=1)` and before its ReLU, normalizing with the batch's
-#   statistics in training mode.
+#   statistics (over N, H and W) in training mode;
+# - as in the first exercise, the `BatchNorm2d(16)` keeps `affine=True` and
+#   `track_running_stats=True` (the test checks that gamma learns and that eval mode uses
+#   the running statistics), and the parameters are float32.
 
 # %% nbgrader={"grade": false, "grade_id": "bn_cnn", "locked": false, "schema_version": 3, "solution": true, "task": false}
 class BatchNormCNN(nn.Module):
@@ -287,9 +408,13 @@ bn_cnn.hidden(globals())
 #   that layer is redundant (`bias=False`), BN's `beta` replaces it.
 # - `nn.BatchNorm1d(num_features)` for `(N, C)` / `(N, C, L)`, `nn.BatchNorm2d` for
 #   `(N, C, H, W)`, `nn.BatchNorm3d` for `(N, C, D, H, W)`; `num_features` is `C`.
+# - Per unit, BN keeps each ReLU on for about half the batch whatever the input's scale and
+#   shift; without it, shifted inputs leave many units almost always on or off.
 # - In training mode an example's output depends on its batch.
-# - Placing BN after the activation instead is an empirical choice; putting it on the final
-#   logit before a sigmoid removes the information the output carries.
+# - Placing BN after the activation instead is an empirical choice. On the final logit
+#   before a sigmoid, BN in training mode takes the logit's offset and scale from the batch
+#   (an example's probability depends on its batch-mates); in eval mode it is a fixed
+#   affine map that adds nothing.
 #
 # **Next:** lesson 04, *Training dynamics*, trains the seed's MLP with and without BN and
 # tests the claims that the loss falls faster and that BN tolerates a wider range of learning

@@ -19,7 +19,7 @@
 # - run a learning-rate sweep and say which range of learning rates each model tolerates;
 # - say what the batch size does to a model with BatchNorm;
 # - reproduce, on a small scale, Figure 1 of the paper that introduced BatchNorm (Ioffe &
-#   Szegedy, 2015) and read its two panels.
+#   Szegedy, 2015) and read its three panels.
 #
 # The lesson that this course grew from makes two claims about the small classifier
 # `Linear(20, 64) -> BatchNorm1d(64) -> ReLU -> Linear(64, 1) -> Sigmoid`: with BatchNorm
@@ -39,6 +39,7 @@ from torch.utils.data import DataLoader, TensorDataset
 import matplotlib.pyplot as plt
 
 from utils import training
+from utils.answers import learner_or_lesson
 from utils.data import load_digits_split, make_binary_task, train_test_split
 from utils.device import get_device, seed_everything
 from utils.models import BaselineMLP
@@ -69,16 +70,18 @@ print(f"training set: X {tuple(X_train.shape)}, y {tuple(y_train.shape)}; "
 # The model **without** BatchNorm is `utils.models.BaselineMLP`:
 # `Linear(20, 64) -> ReLU -> Linear(64, 1) -> Sigmoid`. The model **with** BatchNorm is the
 # one you wrote in lesson 03: a `BatchNorm1d(64)` after the first linear layer, before the
-# ReLU. Its output is still a probability in (0, 1), because the last layer is still a
-# sigmoid.
+# ReLU. As in lesson 03, that first Linear has no bias (`bias=False`): BN subtracts each
+# feature's batch mean, which cancels any bias, and BN's `beta` plays its role. (The model
+# without BN keeps its biases: there they matter.) Its output is still a probability in
+# (0, 1), because the last layer is still a sigmoid.
 
 # %%
 class BatchNormMLP(nn.Module):
-    """Linear(20, 64) -> BatchNorm1d(64) -> ReLU -> Linear(64, 1) -> Sigmoid (lesson 03)."""
+    """Linear(20, 64, bias=False) -> BatchNorm1d(64) -> ReLU -> Linear(64, 1) -> Sigmoid (lesson 03)."""
 
     def __init__(self):
         super().__init__()
-        self.net = nn.Sequential(nn.Linear(20, 64), nn.BatchNorm1d(64), nn.ReLU(),
+        self.net = nn.Sequential(nn.Linear(20, 64, bias=False), nn.BatchNorm1d(64), nn.ReLU(),
                                  nn.Linear(64, 1), nn.Sigmoid())
 
     def forward(self, x):
@@ -137,16 +140,22 @@ print("after a forward pass in training mode: running_mean =", bn.running_mean.c
 #   iterable of `(inputs, targets)` batches (a `DataLoader`) whose tensors are already on the
 #   model's device; `optimizer`: a `torch.optim` optimizer over the model's parameters;
 #   `loss_fn`: a callable, `loss_fn(outputs, targets)` returns a scalar loss tensor.
-# - Put the model in training mode with `model.train()` before the first batch.
-# - For **every** batch, in this order: zero the gradients (`optimizer.zero_grad()` or
-#   `model.zero_grad()`), compute `outputs = model(inputs)` and
-#   `loss = loss_fn(outputs, targets)`, call `loss.backward()`, then `optimizer.step()`.
-#   Zero the gradients before the backward pass of every batch, including the first:
-#   gradients left over from before the call must not leak into the first step.
-# - Use the `optimizer` and `loss_fn` you are given (do not make new ones), and run the model
-#   exactly once per batch.
-# - Return the **mean of the batch losses** as a Python number (`float`), e.g. the sum of
-#   `loss.item()` over the batches divided by the number of batches; not a tensor.
+# - Put the model in training mode with `model.train()` before the first batch (the model
+#   may contain Dropout as well as BatchNorm; `model.train()` switches every layer).
+# - For **every** batch: compute `outputs = model(inputs)` and
+#   `loss = loss_fn(outputs, targets)`, call `loss.backward()`, then `optimizer.step()`;
+#   and zero the gradients (`optimizer.zero_grad()` or `model.zero_grad()`) at some point
+#   **before that batch's `loss.backward()`** - at the start of the batch is the usual
+#   place, between the forward pass and `backward()` works too. Zeroing only *after*
+#   `optimizer.step()` is not enough: the model may arrive with gradients left over from
+#   before the call, and they must not leak into the first step.
+# - Use the `optimizer` and `loss_fn` you are given (do not make new ones), and run the model,
+#   the loss, `backward()` and `optimizer.step()` exactly once per batch, over the whole
+#   loader once.
+# - Return the **mean of the batch losses** as a Python number (`float`), not a tensor: the
+#   sum of `loss.item()` over the batches divided by the number of batches. (The test's
+#   loaders have batches of equal size, so the mean over examples, each batch's loss
+#   weighted by its size, gives the same number and is accepted too.)
 #
 # The test cell runs your function on small models that start in evaluation mode and watches
 # (with hooks) the mode of every layer during the forward passes, the gradients each
@@ -178,19 +187,82 @@ train_epoch_checks.hidden(globals())
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# With your `train_epoch`, a few epochs of the BatchNorm model (seed 0, SGD with learning rate
-# 0.1, batches of 64; `drop_last=True` because a BatchNorm layer in training mode cannot
-# normalize a batch of a single example). We put the model in eval mode first, as an
-# evaluation would: your function has to switch it back.
+# The next cell uses your `train_epoch`. If it is not written yet, raises, or trains a small
+# probe model differently from the lesson's own version (defined in the next cell: same
+# starting weights, same batches, starting in eval mode), it uses the lesson's version and
+# says so.
 
 # %%
+def lesson_train_epoch(model, loader, optimizer, loss_fn):
+    """The lesson's own version, used below only when yours is missing or trains differently."""
+    model.train()
+    losses = []
+    for batch_inputs, batch_targets in loader:
+        optimizer.zero_grad()
+        batch_loss = loss_fn(model(batch_inputs), batch_targets)
+        batch_loss.backward()
+        optimizer.step()
+        losses.append(batch_loss.item())
+    return sum(losses) / len(losses)
+
+
+def epoch_problem(candidate):
+    """None when `candidate` trains a probe model exactly as the lesson's version does."""
+    generator = torch.Generator().manual_seed(0)
+    inputs = torch.randn(40, 20, generator=generator).to(device)
+    targets = (inputs[:, :1] > 0).float()
+    loader = DataLoader(TensorDataset(inputs, targets), batch_size=16)     # batches of 16, 16 and 8
+    results = []
+    for train in (candidate, lesson_train_epoch):
+        records = []
+
+        def recording_loss(outputs, batch_targets):
+            loss = nn.functional.binary_cross_entropy(outputs, batch_targets)
+            records.append((loss.item(), len(batch_targets)))
+            return loss
+
+        torch.manual_seed(0)
+        probe = BatchNormMLP().to(device).eval()
+        value = train(probe, loader, torch.optim.SGD(probe.parameters(), lr=0.1), recording_loss)
+        results.append((value, [p.detach().clone() for p in probe.parameters()], int(probe.net[1].num_batches_tracked)))
+    (value, params, tracked), (expected, expected_params, expected_tracked) = results
+    per_example = sum(loss * size for loss, size in records) / sum(size for _, size in records)
+    if not isinstance(value, (float, int)):
+        return f"returned a {type(value).__name__}, not a float"
+    if min(abs(value - expected), abs(value - per_example)) > 1e-5:    # either mean is fine
+        return f"returned {value!r} where the mean batch loss was {expected:.5f}"
+    if tracked != expected_tracked or not all(torch.allclose(a, b, atol=1e-6) for a, b in zip(params, expected_params)):
+        return "trained the probe model differently (mode, zeroing or steps)"
+    return None
+
+
+epoch_fn = learner_or_lesson(globals(), "train_epoch", lesson_train_epoch, epoch_problem)
+
+# %% [markdown]
+# A few epochs of the BatchNorm model (seed 0, SGD with learning rate 0.1, batches of 64).
+# We put the model in eval mode first, as an evaluation would: `train_epoch` has to switch
+# it back. About `drop_last`: PyTorch's BatchNorm raises in training mode only when a batch
+# gives it a single value per channel (lesson 05); the first line printed says what the
+# last batch of this training set would hold.
+
+# %%
+full_batches, last_batch = divmod(len(X_train), 64)
+print(f"{len(X_train)} training examples in batches of 64: {full_batches} full batches and a last batch "
+      f"of {last_batch}")
+if last_batch == 1:
+    print("A last batch of 1 would raise in training mode: drop_last=True drops it.")
+elif last_batch == 0:
+    print("There is no incomplete last batch here; drop_last=True changes nothing.")
+else:
+    print(f"A last batch of {last_batch} trains without error; drop_last=True drops it anyway, so that every "
+          f"step uses 64 examples (BN's batch statistics and the loss values are then all from equal-sized batches).")
 seed_everything(0)
 model = BatchNormMLP().to(device)
 loader = DataLoader(TensorDataset(X_train, y_train), batch_size=64, shuffle=True, drop_last=True)
 optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
 model.eval()
 for epoch in range(1, 6):
-    mean_loss = train_epoch(model, loader, optimizer, nn.BCELoss())
+    mean_loss = epoch_fn(model, loader, optimizer, nn.BCELoss())
     test_loss, test_accuracy = training.evaluate(model, X_test, y_test)
     print(f"epoch {epoch}: mean training loss {mean_loss:.3f}, test loss {test_loss:.3f}, "
           f"test accuracy {test_accuracy:.1%}")
@@ -312,7 +384,10 @@ view
 # "variance" of each feature are those of 2 numbers, and they jump from batch to batch.
 # Evaluation mode then uses running averages of those noisy estimates. (Dive into Deep
 # Learning notes that BN works best with moderate batch sizes, about 50-100, and that with
-# batch size 1 it learns nothing; PyTorch refuses a batch of one in training mode.)
+# batch size 1 it learns nothing. PyTorch raises in training mode when a batch gives BN a
+# single value per channel, N times the spatial size equal to 1: a batch of one example for
+# `BatchNorm1d` on `(N, C)` data, but not one image for `BatchNorm2d`, which has H x W values
+# per channel; lesson 05 shows both.)
 #
 # Both models are trained for the same 300 SGD steps (learning rate 0.1, seeds 0, 1, 2) with
 # batches of 2, 4, 16 and 64, then evaluated in eval mode.
@@ -346,26 +421,29 @@ findings["batch size"] = (f"BN minus baseline test accuracy went from {gap[0]:+.
 #
 # Ioffe & Szegedy (2015) showed BN's effect on MNIST with a network of **3 fully connected
 # hidden layers of 100 sigmoid units** each, weights from a small Gaussian, a 10-way
-# softmax output and mini-batches of 60, trained for 50,000 steps. Their Figure 1 has two
-# panels: (a) the test accuracy over training, with and without BN, and (b, c) the 15th,
-# 50th and 85th percentiles of the *input* of one sigmoid in the last hidden layer over
-# training. The paper reports that with BN the network trains faster and reaches a higher
+# softmax output and mini-batches of 60, trained for 50,000 steps. Their Figure 1 has three
+# panels: (a) the test accuracy over training, with and without BN; (b) without BN and
+# (c) with BN, the 15th, 50th and 85th percentiles of the *input* of one sigmoid in the last
+# hidden layer over training. This is the course's one reproduction of that figure (lesson
+# 01 measured drift over all units, for another purpose), and its measure of drift is the
+# one printed below. The paper reports that with BN the network trains faster and reaches a higher
 # accuracy, and that this input distribution stays steady with BN while it drifts without;
 # the paper reads the drift as the "internal covariate shift" BN was designed to reduce.
 #
 # We use what ships with scikit-learn instead of MNIST: its handwritten digits of 8x8
 # pixels, a quarter of them kept for testing (the cell prints the counts), the same
-# architecture with 64 inputs, weights drawn from N(0, 0.1²), mini-batches of 60, and 1500 steps of SGD with learning rate 0.5
-# (the paper does not give its optimizer or learning rate). The BN version puts a
-# `BatchNorm1d(100)` between each hidden linear layer and its sigmoid. We watch sigmoid
-# unit 0 of the last hidden layer on the test set, in eval mode, every 50 steps.
+# architecture with 64 inputs, weights drawn from N(0, 0.1²), mini-batches of 60, and 1500
+# steps of SGD with learning rate 0.5 (the paper does not give its optimizer or learning
+# rate). The BN version puts a `BatchNorm1d(100)` between each hidden linear layer (without
+# its bias, as above) and its sigmoid. We watch sigmoid unit 0 of the last hidden layer on
+# the test set, in eval mode, every 50 steps.
 
 # %%
 def figure1_network(batch_norm: bool) -> nn.Sequential:
     """64 -> 3 x (Linear(., 100) [-> BatchNorm1d(100)] -> Sigmoid) -> Linear(100, 10)."""
     layers, width = [], 64
     for _ in range(3):
-        layers.append(nn.Linear(width, 100))
+        layers.append(nn.Linear(width, 100, bias=not batch_norm))   # BN's beta replaces the bias
         if batch_norm:
             layers.append(nn.BatchNorm1d(100))
         layers.append(nn.Sigmoid())
@@ -421,7 +499,8 @@ findings["figure 1"] = (f"test accuracy {figure1['without BN']['test_accuracy'][
 # ## Summary
 #
 # - `train_epoch` must call `model.train()`, so BatchNorm uses each batch's statistics and
-#   updates its running statistics, and must zero the gradients before each backward pass.
+#   updates its running statistics, must zero the gradients before each backward pass, and
+#   returns the mean of the batch losses.
 # - Claims are tested, not assumed: fixed seeds, several of them, a stated threshold, and a
 #   count of which model got there first. What the runs in this notebook showed:
 

@@ -15,11 +15,12 @@
 #
 # - explain why forgetting `model.eval()` makes a prediction depend on the rest of the batch,
 #   and write a `predict` function that cannot make that mistake;
-# - recognise the "Expected more than 1 value per channel when training" error and fix it
-#   with `DataLoader(drop_last=True)`;
+# - recognise the "Expected more than 1 value per channel when training" error, say exactly
+#   when PyTorch raises it, and avoid it with `DataLoader(drop_last=True)`;
 # - say why very small batches hurt a network with BatchNorm;
 # - put dropout where it does not disturb BatchNorm's statistics;
-# - fine-tune a pretrained model with its BatchNorm statistics frozen;
+# - fine-tune a pretrained model with its BatchNorm statistics frozen (and know what that
+#   does not freeze);
 # - fold a BatchNorm layer into the Linear layer in front of it for inference.
 #
 # Two graded exercises: `predict` and `fold_batchnorm`. Each has a test cell you can run as
@@ -39,6 +40,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from utils.answers import learner_or_lesson
 from utils.device import get_device, seed_everything
 from utils import pitfalls
 
@@ -48,14 +50,15 @@ print("computing on", device)
 
 # %% [markdown]
 # Throughout the lesson we use the classifier you built in lesson 03,
-# `Linear(20, 64) -> BatchNorm1d(64) -> ReLU -> Linear(64, 1) -> Sigmoid`, trained on a
-# synthetic binary task (20 features with different scales and offsets). Training starts
-# from seed 0: 2,000 examples, batches of 64, 5 epochs of Adam.
+# `Linear(20, 64) -> BatchNorm1d(64) -> ReLU -> Linear(64, 1) -> Sigmoid`, with no bias in
+# the first Linear (BN subtracts the batch mean, which cancels a bias, and BN's `beta` plays
+# its role), trained on a synthetic binary task (20 features with different scales and
+# offsets). Training starts from seed 0: 2,000 examples, batches of 64, 5 epochs of Adam.
 
 # %%
 def seed_mlp():
-    """The seed's classifier with BatchNorm, as in lesson 03."""
-    return nn.Sequential(nn.Linear(20, 64), nn.BatchNorm1d(64), nn.ReLU(), nn.Linear(64, 1), nn.Sigmoid())
+    """The seed's classifier with BatchNorm, as in lesson 03 (no bias in front of the BN)."""
+    return nn.Sequential(nn.Linear(20, 64, bias=False), nn.BatchNorm1d(64), nn.ReLU(), nn.Linear(64, 1), nn.Sigmoid())
 
 
 model, x_test, y_test = pitfalls.trained_seed_model(seed_mlp, seed=0, device=device)
@@ -78,6 +81,10 @@ print(f"largest change of one example's probability across 5 batches, eval mode:
       f"{dependence['eval_spread']:.3f}")
 print(f"largest difference between a training-mode and the eval-mode probability:    "
       f"{dependence['train_vs_eval']:.3f}")
+print(f"So in training mode the same example's probability moved by up to {dependence['train_spread']:.3f} "
+      f"with its batch-mates; in eval mode by {dependence['eval_spread']:.3f}"
+      + (" (not at all: eval mode uses only the running statistics, by construction)."
+         if dependence["eval_spread"] == 0 else "."))
 
 # %% [markdown]
 # There is a second, quieter effect. A forward pass in training mode **updates the running
@@ -104,18 +111,26 @@ view = pitfalls.batch_view(batch_stats)
 view
 
 # %% [markdown]
-# The same in numbers: the standard deviation of the batch mean across batches shrinks
-# roughly like 1/sqrt(B) (the column "times sqrt(B)" stays roughly constant; at B = 2 it is
-# lower because half of every batch is the same fixed example), and the spread of the
-# training-mode prediction shrinks with it.
+# The same in numbers. If the batch mean behaved like the mean of B independent draws, its
+# standard deviation across batches would shrink like 1/sqrt(B), and the column "times
+# sqrt(B)" would stay constant (at B = 2 we expect it lower: half of every batch is the same
+# fixed example).
 
 # %%
+scaled, ranges = {}, {}
 for size in pitfalls.BATCH_SIZES:
     means, probabilities = batch_stats["batch_means"][size], batch_stats["probabilities"][size]
+    scaled[size] = means.std() * math.sqrt(size)
+    ranges[size] = probabilities.max() - probabilities.min()
     print(f"B = {size:3d}: std of the batch mean {means.std():.3f}  "
-          f"(times sqrt(B): {means.std() * math.sqrt(size):.2f});  "
+          f"(times sqrt(B): {scaled[size]:.2f});  "
           f"training-mode probability from {probabilities.min():.3f} to {probabilities.max():.3f}  "
           f"(eval mode: {batch_stats['eval_probability']:.3f})")
+rest = [scaled[size] for size in pitfalls.BATCH_SIZES if size > 2]
+print(f"\nFrom B = 4 up, std x sqrt(B) stays between {min(rest):.2f} and {max(rest):.2f} (a factor "
+      f"{max(rest) / min(rest):.2f}); the range of the training-mode probability goes from "
+      f"{ranges[pitfalls.BATCH_SIZES[0]]:.3f} at B = {pitfalls.BATCH_SIZES[0]} to "
+      f"{ranges[pitfalls.BATCH_SIZES[-1]]:.3f} at B = {pitfalls.BATCH_SIZES[-1]}.")
 
 # %% [markdown]
 # ### Exercise: `predict`
@@ -124,7 +139,8 @@ for size in pitfalls.BATCH_SIZES:
 # to report validation accuracy every epoch).
 #
 # - `model` is an `nn.Module` classifier whose last layer is `nn.Sigmoid()`, so its output
-#   is already a probability; `x` is a float tensor `(N, num_features)`.
+#   is already a probability; it may hold several BatchNorm layers and Dropout, in float32
+#   or float64. `x` is a tensor `(N, num_features)` of the model's dtype, on its device.
 # - Return the model's output for `x` computed **in eval mode** and **under
 #   `torch.no_grad()`** (or `torch.inference_mode()`): a tensor of shape `(N, 1)` with
 #   values in (0, 1), as `model(x)` returns them (no thresholding, no extra sigmoid), that
@@ -159,14 +175,50 @@ predict_checks.hidden(globals())
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# Your `predict` on the trained model, while the model is in training mode (as it is in the
-# middle of a training loop): the 8 examples get the same probabilities alone and inside a
-# batch of 1,000, and the model is still in training mode afterwards.
+# The cells below use your `predict`. If it is not written yet, raises, or differs from the
+# lesson's own version (defined in the next cell) on a probe, they use the lesson's version
+# and say so.
+
+# %%
+def lesson_predict(model, x):
+    """The lesson's own version, used below only when yours is missing or disagrees with it."""
+    saved = {name: module.training for name, module in model.named_modules()}
+    model.eval()
+    with torch.inference_mode():
+        probabilities = model(x).clone()
+    for name, module in model.named_modules():
+        module.training = saved[name]
+    return probabilities
+
+
+def predict_problem(candidate):
+    """None when `candidate` gives the lesson's eval-mode probabilities and restores every mode."""
+    for mixed in (False, True):
+        probe = copy.deepcopy(model).train()
+        if mixed:
+            pitfalls.set_bn_eval(probe)        # a mixed mode, as in section 5
+        before = pitfalls.modes(probe)
+        got = candidate(probe, x_test[:16])
+        if pitfalls.modes(probe) != before:
+            return "did not restore every submodule's mode"
+        if not isinstance(got, torch.Tensor) or got.requires_grad or tuple(got.shape) != (16, 1):
+            return "did not return a (16, 1) tensor without grad"
+        if not torch.allclose(got, lesson_predict(probe, x_test[:16]), atol=1e-6):
+            return "returned other probabilities than the eval-mode ones"
+    return None
+
+
+predict_fn = learner_or_lesson(globals(), "predict", lesson_predict, predict_problem)
+
+# %% [markdown]
+# `predict` on the trained model, while the model is in training mode (as it is in the
+# middle of a training loop): the 8 examples alone and inside a batch of 1,000, and the
+# model's mode afterwards.
 
 # %%
 model.train()
-alone = predict(model, x_test[:8])
-in_batch = predict(model, x_test)[:8]
+alone = predict_fn(model, x_test[:8])
+in_batch = predict_fn(model, x_test)[:8]
 still_training = model.training
 model.eval()   # back to eval mode for the rest of the lesson
 print(f"largest difference, alone vs in a batch of {len(x_test)}: {(alone - in_batch).abs().max().item():.2e}")
@@ -175,11 +227,22 @@ print(f"model still in training mode after predict: {still_training}")
 # %% [markdown]
 # ## 2. The batch of one
 #
-# In training mode a BatchNorm layer needs more than one value per feature to compute a
-# variance. A batch with a single example raises an error:
+# In training mode a BatchNorm layer needs more than one value per channel to compute a
+# variance. For our MLP, a batch with a single example gives one value per feature, and
+# raises an error:
 
 # %%
 print(pitfalls.batch_of_one_error(model, x_test))
+
+# %% [markdown]
+# The rule is about values per channel, not examples: PyTorch raises when N times the
+# spatial size is 1. A `BatchNorm2d` on one 8x8 image has 64 values per channel and trains;
+# on one 1x1 "image" it raises. In eval mode nothing raises:
+
+# %%
+for row in pitfalls.one_value_per_channel_cases():
+    print(f"{row['layer']:<16} input {str(row['shape']):<16} {row['values_per_channel']:>3} value(s) per channel:  "
+          f"training mode {row['train']:<11} eval mode {row['eval']}")
 
 # %% [markdown]
 # This usually appears by surprise: the dataset size is not a multiple of the batch size, and
@@ -196,7 +259,7 @@ print("drop_last=True: ", pitfalls.last_batch_sizes(961, 64, drop_last=True)[-3:
 # a batch of one is fine, **in eval mode** - one more reason for `predict`:
 
 # %%
-print("predict on one example:", predict(model, x_test[:1]))
+print("predict on one example:", predict_fn(model, x_test[:1]))
 
 # %% [markdown]
 # ## 3. Small batches
@@ -231,10 +294,24 @@ for size, result in sweep.items():
     print(f"batch {size:2d}: {result['steps']:4d} steps, test accuracy {result['accuracy']:.3f}, "
           f"train-vs-eval gap {result['train_eval_gap']:.3f}")
 
+# %%
+sizes = list(sweep)
+worst_accuracy = min(sizes, key=lambda size: sweep[size]["accuracy"])
+largest_gap = max(sizes, key=lambda size: sweep[size]["train_eval_gap"])
+print(f"Lowest test accuracy at batch {worst_accuracy} ({sweep[worst_accuracy]['accuracy']:.3f}), highest at "
+      f"batch {max(sizes, key=lambda size: sweep[size]['accuracy'])}; largest train-vs-eval gap at batch "
+      f"{largest_gap} ({sweep[largest_gap]['train_eval_gap']:.3f}).")
+if worst_accuracy == sizes[0]:
+    print(f"So the smallest batch gave the worst accuracy, though it took the most steps ({sweep[sizes[0]]['steps']}).")
+else:
+    print(f"So the smallest batch was not the worst here: batch {worst_accuracy} was.")
+findings = {"small batches": f"lowest accuracy at batch {worst_accuracy}, largest train-vs-eval gap at batch {largest_gap}"}
+
 # %% [markdown]
-# The smallest batches give the worst accuracy and the largest train-versus-eval gap, even
-# though they took the most optimizer steps. If memory forces tiny batches, consider a
-# normalization that does not use the batch (LayerNorm or GroupNorm).
+# The train-versus-eval gap shrinks with the batch size by construction (bigger batches give
+# batch statistics closer to the running ones); how the accuracy comes out is what this run
+# measured. If memory forces tiny batches, consider a normalization that does not use the
+# batch (LayerNorm or GroupNorm).
 #
 # ## 4. Dropout before BatchNorm: the variance shift
 #
@@ -258,13 +335,23 @@ dropout_view = pitfalls.dropout_view(shift)
 dropout_view
 
 # %%
-for p in (0.0, 0.1, 0.3, 0.5):
+RATES = (0.0, 0.1, 0.3, 0.5)
+for p in RATES:
     print(f"p = {p}: mean ratio with dropout before BN {shift['dropout_first'][p].mean():.2f}, "
           f"with dropout after BN {shift['dropout_after'][p].mean():.2f}")
+before = [shift["dropout_first"][p].mean() for p in RATES]
+after = [shift["dropout_after"][p].mean() for p in RATES]
+falling = all(later < earlier for earlier, later in zip(before, before[1:]))
+print(f"\nDropout after BN: the mean ratio stays between {min(after):.2f} and {max(after):.2f}. Dropout before "
+      f"BN: it {'falls at every step' if falling else 'does not fall at every step'}, from {before[0]:.2f} at "
+      f"p = {RATES[0]} to {before[-1]:.2f} at p = {RATES[-1]}.")
+findings["dropout"] = f"mean ratio {before[-1]:.2f} with dropout before BN, {after[-1]:.2f} after (p = {RATES[-1]})"
 
 # %% [markdown]
-# With dropout after BatchNorm the ratio stays near 1 for every `p` (BatchNorm's input
-# never sees dropout); with dropout before it, the ratio falls as `p` grows.
+# With dropout after BatchNorm, BatchNorm's input never sees dropout, so its training and
+# test statistics agree by construction (the ratio's spread around 1 is sampling noise).
+# With dropout before it, the training-mode variance includes dropout's noise and the
+# test-time one does not.
 #
 # ## 5. Fine-tuning with frozen BatchNorm statistics
 #
@@ -272,8 +359,11 @@ for p in (0.0, 0.1, 0.3, 0.5):
 # small batches. In training mode, every batch of the new data overwrites BatchNorm's running
 # statistics bit by bit with noisy small-batch estimates, and BatchNorm normalizes with those
 # noisy batch statistics while the weights adapt. A common remedy is to **freeze** the
-# BatchNorm layers: keep them in eval mode (they use, and keep, the pretrained running
-# statistics) while the rest of the model trains.
+# BatchNorm layers' statistics: keep them in eval mode (they use, and keep, the pretrained
+# running statistics) while the rest of the model trains. Eval mode freezes only the
+# statistics: BN's `gamma` and `beta` are still parameters with `requires_grad=True`, and
+# the optimizer keeps training them (set `requires_grad_(False)` on them to freeze those
+# too).
 #
 # One trap: `model.train()` switches *every* submodule back to training mode, so the freeze
 # has to be redone after each `model.train()`:
@@ -302,14 +392,22 @@ comparison = pitfalls.fine_tune_comparison(model, x_new, y_new, x_new_test, y_ne
                                            batch_size=4, epochs=3, seed=0)
 for name, result in comparison.items():
     print(f"{name:10s}: new-task test accuracy {result['accuracy']:.3f}, "
-          f"largest change of running_mean {result['running_mean_change']:.3f}")
+          f"largest change of running_mean {result['running_mean_change']:.3f}, of gamma {result['gamma_change']:.3f}")
+live, frozen = comparison["bn_live"], comparison["bn_frozen"]
+better = ("frozen" if frozen["accuracy"] > live["accuracy"] else
+          "live" if live["accuracy"] > frozen["accuracy"] else None)
+print(f"\nFrozen BN: running_mean moved by {frozen['running_mean_change']:.3f} "
+      f"({'not at all, by construction' if frozen['running_mean_change'] == 0 else 'a little'}), gamma by "
+      f"{frozen['gamma_change']:.3f} (it still trains). Live BN: running_mean moved by {live['running_mean_change']:.3f}.")
+print(f"New-task test accuracy: frozen {frozen['accuracy']:.3f}, live {live['accuracy']:.3f}: "
+      + (f"here the {better} version learned the new task better." if better else "the same here."))
+findings["fine-tuning"] = f"accuracy {frozen['accuracy']:.3f} with frozen BN statistics, {live['accuracy']:.3f} live"
 
 # %% [markdown]
-# With frozen BatchNorm the running statistics do not move at all, and here the new task is
-# learned better; with live BatchNorm the batches of 4 drag the running mean around. Freezing
-# is not always right: if the new data's inputs are distributed very differently from the
-# pretraining data, and batches are large enough, letting the statistics adapt can help.
-# Treat it as something to measure, as in this cell.
+# Freezing is not always right: if the new data's inputs are distributed very differently
+# from the pretraining data, and batches are large enough, letting the statistics adapt can
+# help. It is one seed and one small task here: treat it as something to measure, as in
+# this cell.
 #
 # ## 6. Folding BatchNorm into the Linear layer before it
 #
@@ -372,17 +470,56 @@ fold_bn_checks.hidden(globals())
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# Your `fold_batchnorm` on the trained classifier: `pitfalls.fold_model` replaces every
-# `Linear -> BatchNorm1d` pair with the Linear your function returns. The folded model has one
-# layer fewer and gives the same probabilities as the original in eval mode:
+# The next cells use your `fold_batchnorm`. If it is not written yet, raises, or does not
+# reproduce `bn(linear(x))` in eval mode on a probe, they use the lesson's own version
+# (defined in the next cell) and say so.
+
+# %%
+def lesson_fold_batchnorm(linear, bn):
+    """The lesson's own version, used below only when yours is missing or wrong."""
+    with torch.no_grad():
+        gamma = torch.ones_like(bn.running_var) if bn.weight is None else bn.weight
+        beta = torch.zeros_like(bn.running_mean) if bn.bias is None else bn.bias
+        factor = gamma / torch.sqrt(bn.running_var + bn.eps)
+        old_bias = torch.zeros_like(bn.running_mean) if linear.bias is None else linear.bias
+        result = nn.Linear(linear.in_features, linear.out_features).to(linear.weight)
+        result.weight.copy_(factor.unsqueeze(1) * linear.weight)
+        result.bias.copy_(beta + factor * (old_bias - bn.running_mean))
+    return result
+
+
+def fold_problem(candidate):
+    """None when `candidate` reproduces the eval-mode layer pair on a probe, else what differs."""
+    linear, bn = copy.deepcopy(model[0]), copy.deepcopy(model[1]).eval()
+    saved = [t.detach().clone() for t in [*linear.state_dict().values(), *bn.state_dict().values()]]
+    probe_x = x_test[:16]
+    with torch.no_grad():
+        expected = bn(linear(probe_x))
+        folded = candidate(linear, bn)
+        after = [t.detach() for t in [*linear.state_dict().values(), *bn.state_dict().values()]]
+        if not all(torch.equal(a, b) for a, b in zip(saved, after)):
+            return "changed the Linear or the BatchNorm it was given"
+        if not isinstance(folded, nn.Linear):
+            return f"returned a {type(folded).__name__}, not an nn.Linear"
+        gap = (folded(probe_x) - expected).abs().max().item()
+    return None if gap < 1e-4 else f"differs from bn(linear(x)) in eval mode by up to {gap:.2e}"
+
+
+fold_fn = learner_or_lesson(globals(), "fold_batchnorm", lesson_fold_batchnorm, fold_problem)
+
+# %% [markdown]
+# `pitfalls.fold_model` replaces every `Linear -> BatchNorm1d` pair of the trained
+# classifier with the Linear that fold function returns. Does the folded model, with one
+# layer fewer, give the same probabilities as the original in eval mode?
 
 # %%
 model.eval()
-folded_model = pitfalls.fold_model(model, fold_batchnorm)
+folded_model = pitfalls.fold_model(model, fold_fn)
 print(folded_model)
 with torch.no_grad():
     difference = (folded_model(x_test) - model(x_test)).abs().max().item()
 print(f"layers: {len(model)} -> {len(folded_model)}; largest difference in probability: {difference:.2e}")
+findings["folding"] = f"{len(model)} -> {len(folded_model)} layers, largest difference in probability {difference:.1e}"
 print(f"median forward time for 1,000 examples: original {pitfalls.forward_time(model, x_test) * 1e6:.0f} us, "
       f"folded {pitfalls.forward_time(folded_model, x_test) * 1e6:.0f} us (on this machine)")
 
@@ -392,18 +529,27 @@ print(f"median forward time for 1,000 examples: original {pitfalls.forward_time(
 # - In training mode BatchNorm uses the batch's statistics, so a prediction depends on the
 #   rest of the batch, and every forward pass moves the running statistics. Predict in eval
 #   mode under `torch.no_grad()`, and restore each submodule's mode afterwards (`predict`).
-# - A training-mode batch with one value per feature raises "Expected more than 1 value per
-#   channel when training"; `drop_last=True` avoids a last batch of one. In eval mode one
-#   example is fine.
+# - A training-mode batch with one value per channel (N times the spatial size equal to 1)
+#   raises "Expected more than 1 value per channel when training"; for an MLP that is a
+#   batch of one, which `drop_last=True` avoids. `BatchNorm2d` on one image trains; in eval
+#   mode one example is always fine.
 # - Small batches give noisy statistics: with two examples every normalized value is about
-#   -1 or +1, and training with tiny batches gave the worst accuracy here.
-# - Dropout before BatchNorm makes the test-time variance smaller than the `running_var`
+#   -1 or +1.
+# - Dropout before BatchNorm makes the test-time variance differ from the `running_var`
 #   learned in training (the variance shift); put dropout after BatchNorm.
-# - When fine-tuning on small batches, freezing BatchNorm (eval mode for the BN layers,
-#   re-applied after every `model.train()`) keeps the pretrained statistics.
+# - When fine-tuning on small batches, freezing BatchNorm's statistics (eval mode for the BN
+#   layers, re-applied after every `model.train()`) keeps the pretrained running statistics;
+#   `gamma` and `beta` still train.
 # - At inference a BatchNorm layer is an affine map that folds into the Linear before it
-#   (`fold_batchnorm`), giving the same outputs with one layer fewer.
+#   (`fold_batchnorm`), with one layer fewer.
 #
+# What this lesson's runs showed:
+
+# %%
+for topic, finding in findings.items():
+    print(f"- {topic}: {finding}")
+
+# %% [markdown]
 # ## The end of the course
 #
 # This was the last lesson. Over the five lessons you have seen why batch normalization was
