@@ -293,26 +293,12 @@ def test_every_submission_has_a_row(cohort):
             assert record["reason"] and len(record["reason"]) > 10, f"{record['student_id']}: no clear reason"
 
 
-def _legacy(case) -> list[str]:
-    """The exercises a case forges whose check module is still legacy (no collect/judge)."""
-    from autograder.checks import exercise_module
-
-    return [exercise for exercise in case.forges if not hasattr(exercise_module(exercise), "collect")]
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("case", CASES, ids=[case.student_id for case in CASES])
 def test_case_gets_expected_status_and_score(cohort, case):
     record = cohort["records"].get((case.student_id, case.assignment))
     assert record is not None, f"no row for {case.student_id}"
-    try:
-        _check_case(record, case)
-    except AssertionError as failure:
-        legacy = _legacy(case)
-        if legacy:  # forged evidence of the legacy form: the known hole until these modules are converted
-            pytest.xfail(f"known transitional hole: {', '.join(legacy)} still a legacy check module (its pass/fail "
-                         f"is reported by the sandbox, so forgeable): {str(failure)[:300]}")
-        raise
+    _check_case(record, case)
 
 
 def _check_case(record: dict, case) -> None:

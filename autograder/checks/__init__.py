@@ -40,7 +40,7 @@ from typing import Any, Callable, Iterator, Optional
 
 from autograder.judge import wire
 from autograder.judge.decide import judge_gathered
-from autograder.judge.verdict import CheckFailed, fail, not_answered, require
+from autograder.judge.verdict import CheckFailed, fail, require
 
 __all__ = ["CheckFailed", "fail", "require", "lookup", "exercise_module", "quietly", "call", "gather",
            "notebook_checks", "VISIBLE_SEED"]
@@ -95,16 +95,6 @@ def call(function: Callable, *args, **kwargs) -> tuple[Any, Optional[dict]]:
 def gather(module, namespace: dict, cases: dict) -> dict:
     """Sandbox side: the exercise's evidence, or the diagnosis that stopped it (a name not
     defined, not a class...), or the exception that broke the evidence step itself."""
-    if not hasattr(module, "collect"):  # legacy module (until every exercise has collect/judge)
-        try:
-            with quietly() as printed:
-                module.visible(namespace)
-                module.hidden(namespace)
-            return {"passed": [line[2:] for line in printed.getvalue().splitlines() if line.startswith("✓ ")]}
-        except CheckFailed as failure:
-            return {"failed": str(failure.message)}
-        except BaseException as error:  # noqa: B902
-            return {"crashed": wire.error(error)}
     try:
         return {"evidence": module.collect(namespace, cases)}
     except CheckFailed as failure:
@@ -148,28 +138,3 @@ def notebook_checks(module_name: str) -> tuple[Callable[[dict], None], Callable[
         run(namespace, NOTEBOOK_HIDDEN_SEED, True)
 
     return visible, hidden
-
-
-# ----------------------------------------------------------------------------- legacy (removed once
-# every exercise has collect/judge: the old in-process re-check and its helpers)
-_after_learner_code: Optional[Callable[[], None]] = None
-
-
-def call_learner(function: Callable, *args, what: str, **kwargs) -> Any:
-    __tracebackhide__ = True
-    try:
-        with quietly():
-            return function(*args, **kwargs)
-    except CheckFailed:
-        raise
-    except NotImplementedError:
-        fail(not_answered(what))
-    except Exception as error:
-        fail(f"{what} raised {type(error).__name__}: {error}")
-    finally:
-        if _after_learner_code is not None:
-            _after_learner_code()
-
-
-def passed(message: str) -> None:
-    builtins.print(f"✓ {message}")

@@ -942,5 +942,5 @@ def _diagnose_gradients(spec: Spec, cases: dict, ev: Evidence, chosen: dict, ref
              f"{spec.expected}{largest_difference(got, expected) if expected is not None else ''}; don't change "
              f"gradients in forward (custom autograd functions, hooks, detached pieces).")
     if not _inputs_unchanged(cases, ev):
-        fail(f"Your forward changes its input x in place; compute new tensors (no x.relu_(), x -= ..., or "
-             f"x.data manipulation on the input).")
+        fail("Your forward changes its input x in place; compute new tensors (no x.relu_(), x -= ..., or "
+             "x.data manipulation on the input).")

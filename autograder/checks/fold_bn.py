@@ -208,8 +208,8 @@ def _mistakes(p: dict) -> list[tuple[str, dict]]:
          "variance, not the variance).", dict(scale=g / (var + eps))),
         (f"BatchNorm divides by sqrt(running_var + eps), eps = {eps:g} inside the square root; your folded layer "
          "leaves eps out. Use bn.eps.", dict(scale=g / torch.sqrt(var))),
-        (f"your fold adds eps outside the square root (sqrt(running_var) + eps); BatchNorm divides by "
-         f"sqrt(running_var + eps). Use bn.eps inside the square root.", dict(scale=g / (torch.sqrt(var) + eps))),
+        ("your fold adds eps outside the square root (sqrt(running_var) + eps); BatchNorm divides by "
+         "sqrt(running_var + eps). Use bn.eps inside the square root.", dict(scale=g / (torch.sqrt(var) + eps))),
         ("your fold uses eps = 1e-5 (PyTorch's default) instead of this BatchNorm's own eps "
          f"({eps:g}): use bn.eps.", dict(scale=g / torch.sqrt(var + 1e-5))),
         ("with non-zero running_mean, the folded layer does not match: BatchNorm subtracts running_mean before "

@@ -28,8 +28,6 @@ def judge_gathered(module: ModuleType, cases: dict, gathered: object) -> list[st
     """
     if not isinstance(gathered, dict) or len(gathered) != 1:
         raise wire.Malformed("the evidence is not of the documented form")
-    if "passed" in gathered and not hasattr(module, "judge"):  # legacy module (until all are converted)
-        return [str(line) for line in gathered["passed"]]
     if "failed" in gathered:
         if not isinstance(gathered["failed"], str):
             raise wire.Malformed("a diagnosis that is not text")

@@ -132,9 +132,6 @@ def make_cases(exercises: list[dict]) -> dict:
     cases = {}
     for exercise in exercises:
         module = exercise_module(exercise["answer"])
-        if not hasattr(module, "cases"):  # legacy module (until every exercise has cases/collect/judge)
-            cases[exercise["answer"]] = {"visible": {}, "hidden": {}}
-            continue
         cases[exercise["answer"]] = {"visible": module.cases(VISIBLE_SEED, False), "hidden": module.cases(seed, True)}
     return cases
 
