@@ -36,8 +36,34 @@ def cmd_grade(args) -> int:
     summary = grade_cohort(root, Path(args.submitted), Path(args.out), assignments=args.assignment or None,
                            workers=args.workers, force=args.force, timeout=args.timeout,
                            notebook_timeout=args.notebook_timeout, memory_mb=args.memory_mb,
-                           progress=not args.quiet, **_zip_options(args))
+                           progress=not args.quiet, db_url=args.db, cluster=args.cluster, **_zip_options(args))
     return 0 if summary is not None else 1
+
+
+def cmd_worker(args) -> int:
+    """An ordinary Dask worker with bnlab's preload (autograder.cohort.dask_worker): --slots
+    grading slots, each one submission at a time."""
+    import os
+
+    from autograder.cohort.dask_worker import SLOT
+
+    try:
+        import distributed  # noqa: F401
+    except ImportError as error:
+        raise CourseError(f"bnlab worker needs dask.distributed ({error}); pip install distributed")
+    slots = args.slots or os.cpu_count() or 1
+    if slots < 1:
+        raise CourseError(f"--slots must be at least 1 (got {slots})")
+    command = [sys.executable, "-m", "distributed.cli.dask_worker", args.scheduler, "--nthreads", str(slots),
+               "--nworkers", "1", "--resources", f"{SLOT}={slots}", "--preload", "autograder.cohort.dask_worker",
+               "--no-dashboard", *args.dask_options]
+    if args.host:
+        command += ["--host", args.host]
+    if args.name:
+        command += ["--name", args.name]
+    sys.stdout.flush()
+    os.execv(sys.executable, command)
+    return 0  # not reached
 
 
 # --------------------------------------------------------------------------- release, collect, bundle
@@ -140,13 +166,34 @@ def parser() -> argparse.ArgumentParser:
                                         "path; {assignments} stands for the course's assignment names (default: "
                                         "'<student_id>_<assignment>...ipynb', '<assignment>_<student_id>...ipynb' "
                                         "or '<student_id>/<assignment>...ipynb')")
+    p.add_argument("--db", help="the gradebook: any database URL nbgrader's gradebook supports, e.g. "
+                                "postgresql://user@host:5432/gradebook (default: sqlite OUT/gradebook.db)")
+    p.add_argument("--cluster", metavar="tcp://HOST:PORT",
+                   help="grade on the workers of this Dask scheduler (started with `bnlab worker`); this "
+                        "process stays the only one that writes OUT and the gradebook (--workers is unused)")
     p.set_defaults(func=cmd_grade)
+
+    p = sub.add_parser("worker", help="start a Dask worker that grades for `bnlab grade --cluster`",
+                       description="Start an ordinary Dask worker (dask worker SCHEDULER --nthreads N --resources "
+                                   "grading_slot=N --preload autograder.cohort.dask_worker) whose slots are prepared "
+                                   "once: the sandbox probed, the fork server started with PyTorch imported. "
+                                   "Other options go to `dask worker` as they are (e.g. --nanny/--no-nanny, --memory-limit).")
+    p.add_argument("scheduler", help="the scheduler's address, tcp://HOST:PORT")
+    p.add_argument("--slots", type=int, default=None, help="submissions graded at once (default: CPU count)")
+    p.add_argument("--host", help="the address this worker listens on (default: Dask's choice)")
+    p.add_argument("--name", help="the worker's name")
+    p.set_defaults(func=cmd_worker)
     add_exchange_commands(sub)
     return main
 
 
 def main(argv=None) -> int:
-    args = parser().parse_args(argv)
+    command_line = parser()
+    args, extra = command_line.parse_known_args(argv)
+    if args.command == "worker":
+        args.dask_options = [option for option in extra if option != "--"]
+    elif extra:
+        command_line.error(f"unrecognized arguments: {' '.join(extra)}")
     ensure_tools_on_path()
     try:
         return args.func(args)

@@ -1,51 +1,90 @@
 """The single writer's side of a cohort: the gradebook, one result file per submission, resuming."""
 from __future__ import annotations
 
-import hashlib
-import importlib.metadata
 import json
 import os
-import platform
-import sqlite3
+import socket
 import time
 import warnings
 from pathlib import Path
+from typing import Optional
 
 import nbformat
 
 from autograder.course.build import CourseError
 from autograder.cohort.feedback import safe_name, write_feedback
-from autograder.submission.result import Result
+from autograder.cohort.identity import ENVIRONMENT_PACKAGES, environment_sha256  # noqa: F401  (re-exported)
+from autograder.submission.result import CellResult, Result
 
 COURSE_ID = "bnlab"
-ENVIRONMENT_PACKAGES = ["torch", "numpy", "nbgrader", "nbclient", "ipykernel", "jupyter_client", "nbformat", "bnlab"]
 
 
-def environment_sha256() -> str:
-    """A hash of the Python version and the versions of the packages that decide a grade."""
-    versions = [platform.python_version()]
-    for name in ENVIRONMENT_PACKAGES:
-        try:
-            versions.append(f"{name}=={importlib.metadata.version(name)}")
-        except importlib.metadata.PackageNotFoundError:
-            versions.append(f"{name}==missing")
-    return hashlib.sha256("\n".join(versions).encode()).hexdigest()
+def sqlite_url(out: Path) -> str:
+    """The default gradebook: ``OUT/gradebook.db``."""
+    return f"sqlite:///{out / 'gradebook.db'}"
 
 
-def check_gradebook(out: Path) -> None:
-    """Refuse a gradebook that belongs to another course (before anything is written)."""
-    path = out / "gradebook.db"
-    if not path.exists():
-        return
+def shown_url(db_url: str) -> str:
+    """The database URL as the instructor may read it (no password)."""
     try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as connection:
-            courses = {row[0] for row in connection.execute("SELECT id FROM course")}
-    except sqlite3.DatabaseError as error:
-        raise CourseError(f"{path} is not an nbgrader gradebook ({error}); use another --out")
+        from sqlalchemy.engine import make_url
+
+        return make_url(db_url).render_as_string(hide_password=True)
+    except Exception:
+        return db_url
+
+
+def _first_line(error: BaseException) -> str:
+    """The message of a database error, one line, without SQLAlchemy's background link."""
+    original = getattr(error, "orig", None) or error
+    lines = [line.strip() for line in str(original).splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
+
+
+def check_gradebook(db_url: str) -> None:
+    """Refuse, before anything is written, a gradebook that cannot be opened or belongs to
+    another course: a SQLite file (the default ``OUT/gradebook.db``) or any database URL
+    SQLAlchemy and nbgrader's gradebook support (``postgresql://user@host:port/dbname``)."""
+    from sqlalchemy import create_engine, inspect, text
+    from sqlalchemy.engine import make_url
+
+    shown = shown_url(db_url)
+    try:
+        url = make_url(db_url)
+    except Exception as error:
+        raise CourseError(f"--db {db_url!r} is not a database URL ({_first_line(error)}); "
+                          f"e.g. postgresql://user@host:5432/gradebook")
+    if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
+        return  # a new SQLite gradebook: nbgrader creates it
+    try:
+        engine = create_engine(url, connect_args={"connect_timeout": 10}
+                               if url.get_backend_name() == "postgresql" else {})
+    except Exception as error:  # e.g. the driver is not installed
+        raise CourseError(f"cannot use the gradebook database {shown}: {_first_line(error)}")
+    try:
+        with engine.connect() as connection:
+            if "course" not in inspect(connection).get_table_names():
+                if url.get_backend_name() == "sqlite" and inspect(connection).get_table_names():
+                    raise CourseError(f"{url.database} is not an nbgrader gradebook; use another --out")
+                return  # an empty database: nbgrader creates its tables
+            courses = {row[0] for row in connection.execute(text("SELECT id FROM course"))}
+    except CourseError:
+        raise
+    except Exception as error:
+        if url.get_backend_name() == "sqlite":
+            raise CourseError(f"{url.database} is not an nbgrader gradebook ({_first_line(error)}); use another --out")
+        raise CourseError(f"cannot open the gradebook database {shown}: {_first_line(error)}")
+    finally:
+        engine.dispose()
     # nbgrader's preprocessors open the gradebook without a course id, which adds "default_course".
     others = courses - {COURSE_ID, "default_course"}
     if others:
-        raise CourseError(f"{path} belongs to course {', '.join(sorted(others))}, not {COURSE_ID}; use another --out")
+        where = url.database if url.get_backend_name() == "sqlite" else shown
+        raise CourseError(f"{where} belongs to course {', '.join(sorted(others))}, not {COURSE_ID}; "
+                          f"use another {'--out' if url.get_backend_name() == 'sqlite' else '--db'}")
+
+
+LOCAL_WORKER = f"local:{socket.gethostname()}"
 
 
 class Recorder:
@@ -63,10 +102,12 @@ class Recorder:
     def result_path(self, assignment: str, student_id: str) -> Path:
         return self.out / "results" / assignment / f"{safe_name(student_id)}.json"
 
-    def record(self, result: Result, known_assignment: bool) -> None:
+    def record(self, result: Result, known_assignment: bool, worker: Optional[str] = LOCAL_WORKER) -> None:
         """Write everything about one result; the result file comes last and marks it recorded
         (a run killed before that point regrades the submission, and the gradebook rows are
-        updated in place, never duplicated)."""
+        updated in place, never duplicated).  ``worker`` says where it was graded: ``local:HOST``,
+        a Dask worker's address, ``client`` (a broken file, told apart before any worker), or
+        None (it was given up on)."""
         started = time.perf_counter()
         if result.notebook is not None:
             notebook_path = self.out / "autograded" / safe_name(result.student_id) / result.assignment / f"{result.assignment}.ipynb"
@@ -78,7 +119,7 @@ class Recorder:
         result.timings["bookkeeping"] = time.perf_counter() - started
         path = self.result_path(result.assignment, result.student_id)
         path.parent.mkdir(parents=True, exist_ok=True)
-        _atomic_write(path, json.dumps(result.as_dict(), indent=1, ensure_ascii=False))
+        _atomic_write(path, json.dumps({**result.as_dict(), "worker": worker}, indent=1, ensure_ascii=False))
 
     def _record_gradebook(self, result: Result) -> None:
         gb = self.gradebook
@@ -89,6 +130,17 @@ class Recorder:
 
     @staticmethod
     def _write_grades(gb, result: Result) -> None:
+        from sqlalchemy.exc import IntegrityError
+
+        try:
+            Recorder._write_grades_once(gb, result)
+        except IntegrityError:
+            # Another run writing to the same database (PostgreSQL) created the same student or
+            # submission between our look-up and our insert: it exists now, so update it.
+            Recorder._write_grades_once(gb, result)
+
+    @staticmethod
+    def _write_grades_once(gb, result: Result) -> None:
         try:
             gb.update_or_create_student(result.student_id)
             gb.update_or_create_submission(result.assignment, result.student_id)
@@ -100,6 +152,19 @@ class Recorder:
         except Exception:
             gb.db.rollback()
             raise
+
+
+def grader_failed(student_id: str, instructor, error: BaseException, status: str = "error",
+                  reason: Optional[str] = None) -> Result:
+    """A grader bug (or a submission given up on) must not stop the batch: it is recorded with a
+    status (``error`` by default) and a one-sentence reason."""
+    message = " ".join(str(error).split())[:200] or type(error).__name__
+    reason = reason or f"The grader failed on this submission ({type(error).__name__}: {message})."
+    feedback = ("Not graded: the grader failed; your instructor has been told." if status == "error"
+                else f"Not graded: {reason}")
+    return Result(student_id=student_id, assignment=instructor.assignment, status=status, reason=reason,
+                  score=0.0, max_score=instructor.max_score, instructor_sha256=instructor.sha256,
+                  cells={g: CellResult(0.0, p, feedback) for g, p in instructor.graded_cells.items()})
 
 
 def _atomic_write(path: Path, text: str) -> None:

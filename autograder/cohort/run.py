@@ -5,7 +5,7 @@ Layout of ``OUT`` (all written by the grader's single writer, the main thread):
     OUT/results/<assignment>/<student>.json   one record per submission, written atomically;
                                               the source of truth for resuming
     OUT/autograded/<student>/<A>/<A>.ipynb    the executed notebook (nbgrader's layout)
-    OUT/gradebook.db                          nbgrader's gradebook (instructor cells + scores)
+    OUT/gradebook.db                          nbgrader's gradebook (instructor cells + scores), or --db URL
     OUT/feedback/<student>/<A>.html           what each learner reads
     OUT/grades.json, OUT/grades.csv           the whole cohort, rebuilt from results/
     OUT/report.html                           the class overview for the instructor
@@ -16,22 +16,23 @@ import concurrent.futures
 import hashlib
 import json
 import os
-import queue
 import shutil
 import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
-from typing import Optional
-
+from typing import Iterator, Optional
 
 from autograder.course.build import CourseError, assignments as course_assignments, generate, instructor_version
-from autograder.run import sandbox
-from autograder.run.notebook import Limits, Zygote
-from autograder.submission.grade import Slot, grade_submission
+from autograder.run.notebook import Limits
+from autograder.submission.grade import grade_submission
 from autograder.submission.result import CellResult, Result
 from autograder.cohort.find import find_submissions, unpack_if_zip
-from autograder.cohort.record import Recorder, _atomic_write, check_gradebook, environment_sha256, load_results
+from autograder.cohort.identity import environment_sha256
+from autograder.cohort.record import (
+    LOCAL_WORKER, Recorder, _atomic_write, check_gradebook, grader_failed, load_results, shown_url, sqlite_url,
+)
+from autograder.cohort.slots import Slots
 
 # --------------------------------------------------------------------------- the run
 
@@ -48,11 +49,43 @@ def _missing_notebook(student_id: str, instructor) -> Result:
                   cells={g: CellResult(0.0, p, f"Not graded: {reason}") for g, p in instructor.graded_cells.items()})
 
 
+def grade_locally(todo: list, slots: Slots, db_url: str, limits: Limits,
+                  environment: str) -> Iterator[tuple[Result, str]]:
+    """Grade ``todo`` ((student_id, instructor, path) triples) on this machine's slots, one thread
+    per slot; yield (result, worker) as each submission ends, in the caller's thread."""
+    if not todo:
+        return
+    slots.start()  # in the caller's thread: the fork server lives as long as it does
+
+    def job(student_id, instructor, path):
+        with slots.acquire() as slot:
+            try:
+                return grade_submission(path, instructor, db_url, student_id, limits, environment, slot=slot)
+            except Exception as error:
+                return grader_failed(student_id, instructor, error)
+
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=slots.count, thread_name_prefix="grade")
+    try:
+        futures = [pool.submit(job, *item) for item in todo]
+        for future in concurrent.futures.as_completed(futures):
+            yield future.result(), LOCAL_WORKER
+    finally:
+        # On Ctrl-C: queued submissions are dropped, running kernels end with the fork server.
+        pool.shutdown(wait=False, cancel_futures=True)
+        slots.close()
+        pool.shutdown(wait=True)
+
+
 def grade_cohort(root: Path, submitted: Path, out: Path, *, assignments: Optional[list[str]] = None,
                  workers: Optional[int] = None, force: bool = False, timeout: float = 60,
                  notebook_timeout: float = 300, memory_mb: int = 3072, progress: bool = True,
-                 zip_regexp: Optional[str] = None) -> list[dict]:
+                 zip_regexp: Optional[str] = None, db_url: Optional[str] = None,
+                 cluster: Optional[str] = None) -> list[dict]:
     """Grade every submission under ``submitted`` (folder or zip) into ``out``; return grades.json's records.
+
+    ``db_url``: the gradebook (default ``OUT/gradebook.db``; any database nbgrader's gradebook
+    supports).  ``cluster``: a Dask scheduler's address; the submissions are then graded on its
+    workers (:mod:`autograder.cohort.cluster`) and this process stays the single writer.
 
     Raises CourseError for the instructor's own mistakes, before anything is written.
     """
@@ -66,7 +99,8 @@ def grade_cohort(root: Path, submitted: Path, out: Path, *, assignments: Optiona
             raise CourseError(f"unknown assignment {name!r}; the course has {', '.join(known)}")
     if out.exists() and not out.is_dir():
         raise CourseError(f"--out {out} exists and is not a folder")
-    check_gradebook(out)
+    db_url = db_url or sqlite_url(out)
+    check_gradebook(db_url)
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out / f".write-test-{os.getpid()}"
@@ -74,9 +108,14 @@ def grade_cohort(root: Path, submitted: Path, out: Path, *, assignments: Optiona
         probe.unlink()
     except OSError as error:
         raise CourseError(f"cannot write to --out {out}: {error.strerror}")
+    pool = None
+    if cluster:
+        from autograder.cohort.cluster import ClusterPool
+
+        pool = ClusterPool(cluster)  # CourseError when unreachable or its workers' bnlab differs
 
     work = Path(tempfile.mkdtemp(prefix="bnlab-cohort-"))
-    scratch_root: Optional[Path] = None
+    slots: Optional[Slots] = None
     try:
         folder = unpack_if_zip(submitted, work, known, zip_regexp)
         if not folder.is_dir():
@@ -84,10 +123,9 @@ def grade_cohort(root: Path, submitted: Path, out: Path, *, assignments: Optiona
         entries = find_submissions(folder)
         if assignments:
             entries = [entry for entry in entries if entry[1] in assignments]
-        db_url = f"sqlite:///{out / 'gradebook.db'}"
         wanted = sorted({a for _, a, _ in entries if a in known})
         instructors = {}
-        for name in wanted:
+        for name in wanted:  # once per run, not per submission
             generate(root, name, work / "release", db_url)
             instructors[name] = instructor_version(root, name)
         environment = environment_sha256()
@@ -112,65 +150,43 @@ def grade_cohort(root: Path, submitted: Path, out: Path, *, assignments: Optiona
                 continue
             todo.append((student_id, instructor, path))
 
-        workers = max(1, workers or os.cpu_count() or 1)
-        isolation = sandbox.probe()
-        if progress or not isolation.available:
-            print(("isolation: " if isolation.available else "WARNING: ") + isolation.description, file=sys.stderr)
         from autograder.run.limits import support as cgroup_support
 
+        if pool is not None:
+            isolation = pool.isolation
+            run_info = {"cluster": cluster, "workers": pool.describe_workers(),
+                        "slots": pool.total_slots}
+            graded = pool.grade(todo, db_url, limits)
+        else:
+            workers = max(1, workers or os.cpu_count() or 1)
+            slots = Slots(workers, root, [out, submitted.resolve(), work], start_zygote=False)
+            isolation = slots.isolation
+            run_info = {"cgroups": cgroup_support().describe(), "workers": workers}
+            graded = grade_locally(todo, slots, db_url, limits, environment)
+        if progress or not isolation.available:
+            print(("isolation: " if isolation.available else "WARNING: ") + isolation.description, file=sys.stderr)
         run_info = {"isolation": {"available": isolation.available, "description": isolation.description},
-                    "limits": limits.as_dict(), "cgroups": cgroup_support().describe(), "workers": workers,
-                    "environment_sha256": environment}
+                    "limits": limits.as_dict(), **run_info, "environment_sha256": environment,
+                    "gradebook": shown_url(db_url)}
         _atomic_write(out / "run.json", json.dumps(run_info, indent=1))
-        # A short path: the kernels' ipc sockets live in it, and a socket path has at most 107 bytes.
-        scratch_root = Path(tempfile.mkdtemp(prefix="bnlab-", dir="/tmp" if os.path.isdir("/tmp") else None))
-        scratch_root.chmod(0o711)
-        zygote = None
-        if todo:
-            zygote = Zygote(sandbox.bwrap_prefix(root, [out, submitted.resolve(), work], scratch_root),
-                            env=sandbox.sandbox_env(scratch_root)) if isolation.available else Zygote()
-        slots: "queue.Queue[Optional[int]]" = queue.Queue()
-        for slot in range(workers):
-            slots.put(sandbox.first_uid() + slot if isolation.available else None)
-
-        def job(student_id, instructor, path):
-            uid = slots.get()
-            try:
-                return grade_submission(path, instructor, db_url, student_id, limits, environment,
-                                        slot=Slot(zygote=zygote, uid=uid, scratch_root=scratch_root))
-            except Exception as error:  # a grader bug must not stop the batch: record it
-                return Result(student_id=student_id, assignment=instructor.assignment, status="error",
-                              reason=f"The grader failed on this submission ({type(error).__name__}: {error}).",
-                              score=0.0, max_score=instructor.max_score, instructor_sha256=instructor.sha256,
-                              cells={g: CellResult(0.0, p, "Not graded: the grader failed; your instructor has "
-                                                            "been told.") for g, p in instructor.graded_cells.items()})
-            finally:
-                slots.put(uid)
 
         counts: Counter = Counter()
-        pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grade")
-        try:
-            with progress_display(len(todo), skipped, enabled=progress) as bar:
-                futures = [pool.submit(job, *item) for item in todo]
-                for future in concurrent.futures.as_completed(futures):
-                    result = future.result()
-                    recorder.record(result, known_assignment=True)
-                    counts[result.status] += 1
-                    bar.advance(counts)
-        finally:
-            # On Ctrl-C: queued submissions are dropped, running kernels end with the fork server.
-            pool.shutdown(wait=False, cancel_futures=True)
-            if zygote is not None:
-                zygote.close()
-        pool.shutdown(wait=True)
+        with progress_display(len(todo), skipped, enabled=progress) as bar:
+            for result, worker in graded:
+                recorder.record(result, known_assignment=True, worker=worker)
+                counts[result.status] += 1
+                bar.advance(counts)
+        recorder.close()
         records = write_outputs(out, root)
         if progress:
             print_summary(records, skipped)
         return records
     finally:
         shutil.rmtree(work, ignore_errors=True)
-        if scratch_root is not None:
-            shutil.rmtree(scratch_root, ignore_errors=True)
+        if slots is not None:
+            slots.close()
+        if pool is not None:
+            pool.close()
 
 
-__all__ = ["grade_cohort"]
+__all__ = ["grade_cohort", "grade_locally"]
