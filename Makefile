@@ -1,11 +1,12 @@
 # bnlab: two commands do all the set-up on a fresh machine.
 #   make lab    installs everything and opens the lessons in JupyterLab
-#   make test   installs everything (Chromium for the browser tests too) and runs every test
+#   make test   installs everything (Chromium for the browser tests, PostgreSQL for the gradebook tests too)
+#               and runs every test
 VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 PORT ?= 8888
 
-.PHONY: lab test setup browser build bench
+.PHONY: lab test setup browser postgres build bench
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -26,7 +27,11 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 	@command -v bwrap >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null; }
 
-test: setup browser
+# The PostgreSQL gradebook tests start their own server from Debian's package (tests/test_postgres.py).
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+
+test: setup browser postgres
 	$(PYTHON) -m pytest
 
 build: setup
