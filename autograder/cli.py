@@ -57,8 +57,8 @@ def cmd_worker(args) -> int:
     command = [sys.executable, "-m", "distributed.cli.dask_worker", args.scheduler, "--nthreads", str(slots),
                "--nworkers", "1", "--resources", f"{SLOT}={slots}", "--preload", "autograder.cohort.dask_worker",
                "--no-dashboard", *args.dask_options]
-    if args.host:
-        command += ["--host", args.host]
+    if args.host:  # Dask's HTTP endpoints (metrics, health) listen there too, not on every interface
+        command += ["--host", args.host, "--dashboard-address", f"{args.host}:0"]
     if args.name:
         command += ["--name", args.name]
     sys.stdout.flush()

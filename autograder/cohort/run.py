@@ -156,7 +156,7 @@ def grade_cohort(root: Path, submitted: Path, out: Path, *, assignments: Optiona
             isolation = pool.isolation
             run_info = {"cluster": cluster, "workers": pool.describe_workers(),
                         "slots": pool.total_slots}
-            graded = pool.grade(todo, db_url, limits)
+            graded = pool.grade(todo, db_url, limits, environment)
         else:
             workers = max(1, workers or os.cpu_count() or 1)
             slots = Slots(workers, root, [out, submitted.resolve(), work], start_zygote=False)
