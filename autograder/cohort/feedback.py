@@ -59,10 +59,9 @@ def write_feedback(out: Path, result: Result) -> Path:
         f"<p class='status'><b>{html.escape(result.status)}</b>: {html.escape(result.reason or '')}</p>")
     body = ""
     if result.notebook is not None:
-        from nbconvert import HTMLExporter
+        from autograder.cohort.render import notebook_html
 
-        exporter = HTMLExporter(template_name="basic")
-        body, _ = exporter.from_notebook_node(feedback_notebook(result.notebook))
+        body = notebook_html(feedback_notebook(result.notebook))
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(result.assignment)} · "
             f"{html.escape(result.student_id)}</title><style>{FEEDBACK_STYLE}</style></head><body>"
             f"<h1>{html.escape(result.assignment)}: {result.score:g} / {result.max_score:g}</h1>"

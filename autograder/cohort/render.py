@@ -1,0 +1,69 @@
+"""A graded notebook as HTML for its feedback page, without paying for the lesson every time.
+
+nbconvert's ``basic`` HTML template costs about a second of CPU per notebook, mostly
+highlighting code, rendering markdown and sanitizing both (bleach).  All but a few cells of a
+submission are the lesson's own, the same in every submission, so these three steps are
+memoized on their input text for the life of the process: the page is the same, and the
+cost per submission falls to what the learner's own cells and outputs need.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import threading
+
+_lock = threading.Lock()  # one exporter, used by the single writer; nbconvert's are not thread-safe
+_exporter = None
+
+
+def _cached_exporter():
+    from jinja2 import pass_context
+    from nbconvert import HTMLExporter
+    from nbconvert.filters.highlight import Highlight2HTML
+    from nbconvert.filters.strings import clean_html
+
+    exporter = HTMLExporter(template_name="basic")
+    markdown2html = exporter.markdown2html
+
+    @functools.lru_cache(maxsize=None)
+    def highlighter(lexer):
+        return Highlight2HTML(pygments_lexer=lexer, parent=exporter)
+
+    @functools.lru_cache(maxsize=8192)
+    def highlighted(lexer, source: str, language, metadata: str) -> str:
+        return highlighter(lexer)(source, language=language, metadata=json.loads(metadata))
+
+    def highlight_code(source, language=None, metadata=None):
+        return highlighted(exporter.bnlab_lexer, source, language,
+                           json.dumps(metadata or {}, sort_keys=True, default=str))
+
+    @functools.lru_cache(maxsize=8192)
+    def markdown(source: str, attachments: str, path: str) -> str:
+        context = {"cell": {"attachments": json.loads(attachments)}, "resources": {"metadata": {"path": path}}}
+        return markdown2html(context, source)
+
+    @pass_context
+    def cached_markdown2html(context, source):
+        cell = context.get("cell", {}) or {}
+        attachments = json.dumps(cell.get("attachments", {}) or {}, sort_keys=True)
+        return markdown(source, attachments, context.get("resources", {}).get("metadata", {}).get("path", ""))
+
+    exporter.register_filter("highlight_code", highlight_code)
+    exporter.register_filter("markdown2html", cached_markdown2html)
+    exporter.register_filter("clean_html", functools.lru_cache(maxsize=16384)(clean_html))
+    return exporter
+
+
+def notebook_html(notebook) -> str:
+    """The body of nbconvert's ``basic`` HTML export of ``notebook``."""
+    global _exporter
+    with _lock:
+        if _exporter is None:
+            _exporter = _cached_exporter()
+        language = notebook.metadata.get("language_info", {})
+        _exporter.bnlab_lexer = language.get("pygments_lexer", language.get("name"))  # as nbconvert picks it
+        body, _ = _exporter.from_notebook_node(notebook)
+    return body
+
+
+__all__ = ["notebook_html"]
