@@ -28,7 +28,7 @@ from autograder.cohort.identity import describe_difference, identity
 from autograder.cohort.record import grader_failed as _failed
 from autograder.cohort.dask_worker import SLOT
 from autograder.run.sandbox import Isolation
-from autograder.submission.grade import Result
+from autograder.submission.result import Result
 
 CONNECT_TIMEOUT = 15  # seconds to reach the scheduler
 WORKERS_TIMEOUT = 120  # seconds to wait for a first grading worker
@@ -148,8 +148,8 @@ class ClusterPool:
                 except Exception as error:
                     ready.append((_failed(student_id, instructor, error), "client"))
                     continue
-                if isinstance(prepared, Result):  # an unreadable file: nothing to run
-                    ready.append((prepared, "client"))
+                if prepared.problem is not None:  # an unreadable file: nothing to run, judged here
+                    ready.append((finish(prepared, None, instructor, environment), "client"))
                     continue
                 key = f"bnlab-grade-{uuid.uuid4().hex}"
                 with warnings.catch_warnings():
@@ -163,17 +163,13 @@ class ClusterPool:
             top_up()
             while ready or in_flight:
                 while ready:
-                    result, worker = ready.pop(0)
-                    result.environment_sha256 = result.environment_sha256 or environment
-                    yield result, worker
+                    yield ready.pop(0)
                 if not in_flight:
                     top_up()
                     continue
                 future = next(completed)
                 student_id, instructor, prepared, _ = in_flight.pop(future.key)
-                result, worker = self._finished(future, student_id, instructor, prepared, finish, ours)
-                result.environment_sha256 = result.environment_sha256 or environment  # checked equal on every worker
-                yield result, worker
+                yield self._finished(future, student_id, instructor, prepared, environment, finish, ours)
                 del future
                 top_up()
         finally:
@@ -182,21 +178,26 @@ class ClusterPool:
                 self.client.cancel(leftover)
 
     @staticmethod
-    def _finished(future, student_id, instructor, prepared, finish, ours: str) -> tuple[Result, Optional[str]]:
+    def _finished(future, student_id, instructor, prepared, environment: str, finish,
+                  ours: str) -> tuple[Result, Optional[str]]:
         try:
             answer = future.result()
         except Exception as error:
             if type(error).__name__ == "KilledWorker":
                 reason = ("Grading this submission stopped every grading worker it ran on, each time it was tried; "
                           "it was not graded.")
-                return _failed(student_id, instructor, error, status="crashed", reason=reason), None
+                given_up = _failed(student_id, instructor, error, status="crashed", reason=reason)
+                # Recorded with its hash: a rerun skips it (it would stop workers again); --force retries it.
+                given_up.submission_sha256, given_up.environment_sha256 = prepared.submission_sha256, environment
+                return given_up, None
             return _failed(student_id, instructor, error), None
         if answer.get("code") != ours:
             raise CourseError(f"worker {answer.get('worker')} joined with another bnlab (code "
                               f"{str(answer.get('code'))[:12]}, this client {ours[:12]}): install the same bnlab on "
                               f"every worker; grades recorded so far are kept")
         try:
-            return finish(prepared, answer["ran"]), answer["worker"]
+            # The environment was checked equal on every worker: the client's stands for theirs.
+            return finish(prepared, answer["ran"], instructor, environment), answer["worker"]
         except Exception as error:
             return _failed(student_id, instructor, error), answer["worker"]
 

@@ -76,7 +76,8 @@ def worker_identity() -> dict:
 
 
 def run_submission(prepared, limits) -> dict:
-    """The task: run one prepared submission's learner code in one of this worker's slots."""
+    """The task: run one prepared submission's learner code in one of this worker's slots
+    (:func:`autograder.submission.grade.run_stages`); the Ran it returns is plain data."""
     from distributed import get_worker
 
     from autograder.submission.grade import run_stages
