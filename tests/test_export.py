@@ -66,3 +66,16 @@ def test_export_without_grades_is_a_one_line_error(tmp_path):
     result = run_bnlab("export", str(tmp_path), check=False)
     assert result.returncode != 0
     assert len(result.stderr.strip().splitlines()) == 1 and "run `bnlab grade" in result.stderr
+
+
+def test_export_has_help_naming_both_formats():
+    result = run_bnlab("export", "--help")
+    assert "usage: bnlab export" in result.stdout and "canvas" in result.stdout and "csv" in result.stdout
+
+
+def test_unknown_roster_is_a_one_line_error(tmp_path):
+    write_results(tmp_path, [ALICE])
+    (tmp_path / "roster.csv").write_text("name,email\nAlice,a@example.org\n", encoding="utf-8")
+    result = run_bnlab("export", str(tmp_path), "--roster", str(tmp_path / "roster.csv"), check=False)
+    assert result.returncode != 0
+    assert len(result.stderr.strip().splitlines()) == 1 and "not a Canvas gradebook export" in result.stderr

@@ -115,3 +115,12 @@ def test_thousand_learners_load_fast_and_search_and_sort_work(tmp_path):
     print(f"\ndashboard with 1,000 learners (2,000 submissions): written in {written:.2f} s, "
           f"{path.stat().st_size / 1e6:.2f} MB, loaded in Chromium in {load / 1000:.2f} s")
     assert load / 1000 < LOAD_BUDGET_S
+
+
+def test_an_unisolated_run_is_flagged_at_the_top(tmp_path):
+    records = small_cohort()
+    write_results(tmp_path, records, run={"isolation": {"available": False, "description": "bubblewrap is missing"},
+                                          "limits": {}, "workers": 1})
+    page = render_report(tmp_path, records)
+    assert page.index("WARNING: the last run had no isolation") < page.index("<section")
+    assert "WARNING: no isolation." in page and "bubblewrap is missing" in page

@@ -299,6 +299,18 @@ def _run_section(out: Path, records: list[dict]) -> str:
     return f"<section id='run'><h2>The run</h2>{''.join(parts)}</section>"
 
 
+def _isolation_banner(out: Path) -> str:
+    """A warning at the top of the page when learners' code ran without isolation."""
+    try:
+        run = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return ""
+    if run.get("isolation", {}).get("available"):
+        return ""
+    return ("<p class='warning' id='isolation-warning'><b>WARNING: the last run had no isolation</b>: learners' "
+            "code ran with the grader's rights (see <a href='#run'>the run</a>).</p>")
+
+
 def _learners_section(records: list[dict]) -> str:
     rows = []
     for record in records:
@@ -347,8 +359,8 @@ def render_report(out: Path, records: list[dict]) -> str:
             f"<meta name='viewport' content='width=device-width, initial-scale=1'><title>bnlab: instructor's dashboard"
             f"</title><style>{STYLE}</style></head><body><header><h1>bnlab: instructor's dashboard</h1>"
             f"<p id='summary'>{_e(summary)}</p></header><nav>{nav}<a href='#learners-section'>learners</a>"
-            f"<a href='#run'>the run</a></nav><main>{_run_section(out, records)}"
-            f"{sections or '<p>No submissions.</p>'}{_learners_section(records)}</main>"
+            f"<a href='#run'>the run</a></nav><main>{_isolation_banner(out)}"
+            f"{sections or '<p>No submissions.</p>'}{_learners_section(records)}{_run_section(out, records)}</main>"
             f"<script>{SCRIPT}</script></body></html>")
 
 
