@@ -47,6 +47,10 @@ def test_dashboard_has_statuses_with_advice_item_analysis_and_run(tmp_path):
     group = re.search(r"BatchNorm1d comes after the ReLU.*?</details>", item, re.S).group(0)
     assert all(f">{name}<" in group for name in ("bob", "carol"))
     assert "[malformed]" in item
+    alice_checks = "✓ BatchNormMLP maps (N, 20) to (N, 1)\n✓ BatchNormMLP also holds for other batches"
+    records[0]["cells"]["bn_mlp"]["feedback"] = alice_checks
+    checks = re.search(r"<table class='checks'>.*?</table>", render_report(tmp_path, records), re.S).group(0)
+    assert "<td class='num'>1</td><td>✓ BatchNormMLP maps (N, #) to (N, #)</td>" in checks
     # the run: isolation, limits, slowest submission first
     assert "Isolation: bubblewrap" in page and "60 s per cell" in page
     slowest = re.search(r"<table id='slowest'>.*?</table>", page, re.S).group(0)

@@ -5,9 +5,10 @@ opened from the file system every week, for a cohort of hundreds:
 
 - per assignment: the score distribution (an inline SVG histogram) and the status counts,
   with what to do about each status other than ``graded``;
-- item analysis: for each exercise (test cell), how many learners passed, and the failed
-  checks, each diagnosis a group listing its learners (numbers in a diagnosis are blanked
-  when grouping, so "got 0.31" and "got 0.27" are one group);
+- item analysis: for each exercise (test cell), how many learners passed; each check that
+  held (the feedback's "✓ ..." lines) and by how many; and the failed checks, each diagnosis
+  a group listing its learners (numbers in a diagnosis are blanked when grouping, so "got
+  0.31" and "got 0.27" are one group);
 - the learners: one row per (learner, assignment), searchable and sortable by student,
   score, status or grading time, each linking to ``feedback/<student>/<A>.html``; the rows
   are drawn by the page's script from the embedded JSON, so 1,000 learners load in well
@@ -216,8 +217,12 @@ def _assignment_section(assignment: str, rows: list[dict]) -> str:
     for row in rows:
         for grade_id, cell in row["cells"].items():
             item = exercises.setdefault(grade_id, {"max": cell.get("max_score", 0), "passed": 0, "total": 0,
-                                                   "groups": defaultdict(list), "examples": {}})
+                                                   "groups": defaultdict(list), "examples": {}, "checks": Counter()})
             item["total"] += 1
+            # The checks that held, one "✓ ..." line each in the feedback (numbers blanked).
+            for line in (cell.get("feedback") or "").splitlines():
+                if line.strip().startswith("✓"):
+                    item["checks"][NUMBER.sub("#", line.strip().lstrip("✓").strip())] += 1
             if _passed(cell):
                 item["passed"] += 1
                 continue
@@ -234,11 +239,15 @@ def _assignment_section(assignment: str, rows: list[dict]) -> str:
         group_rows = "".join(
             f"<tr><td class='num'>{len(students)}</td><td><details><summary>{_e(item['examples'][key])}</summary>"
             f"{_learner_links(sorted(students), assignment)}</details></td></tr>" for key, students in groups)
+        check_rows = "".join(f"<tr><td class='num'>{count}</td><td>✓ {_e(check)}</td></tr>"
+                             for check, count in sorted(item["checks"].items(), key=lambda c: (-c[1], c[0])))
         items.append(
             f"<div class='card item' data-grade-id='{_e(grade_id)}'><h4>{_e(grade_id)} "
             f"<span class='muted'>({item['max']:g} point(s))</span></h4>"
             f"<p><b class='pass'>{item['passed']}</b> of {item['total']} passed ({rate:.0%}); "
             f"<b class='fail'>{item['total'] - item['passed']}</b> did not.</p>"
+            + (f"<table class='checks'><tr><th class='num'>passed by</th><th>check</th></tr>{check_rows}</table>"
+               if check_rows else "")
             + (f"<table><tr><th class='num'>learners</th><th>first check that failed: the diagnosis they read</th></tr>"
                f"{group_rows}</table>" if group_rows else "<p>Everyone passed every check.</p>") + "</div>")
     label = f"{assignment}: scores of {len(rows)} submissions"
