@@ -19,7 +19,7 @@ from cohort_records import generated_records, record, write_results
 from conftest import ROOT
 
 ARTIFACTS = ROOT / "test-artifacts" / "report"
-LOAD_BUDGET_S = 3.0   # measured ~0.3 s on 2 busy cores; generous for CI
+LOAD_BUDGET_S = 3.0   # measured 0.9 to 1.5 s on 2 heavily shared cores; generous for CI
 
 
 def small_cohort() -> list[dict]:
