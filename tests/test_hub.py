@@ -262,6 +262,11 @@ def log_in(browser, hub: Hub, user: str):
     page.goto(f"{hub.url}/user/{user}/lab?reset")  # no layout restored from an earlier visit
     page.wait_for_selector(".jp-LabShell", timeout=SPAWN_TIMEOUT * 1000)
     page.wait_for_selector(".lm-MenuBar-itemLabel >> text=Nbgrader", timeout=120_000)
+    # JupyterLab drops "?reset" from the address once the layout is reset: only then is it safe
+    # to open panels (a reset that lands later closes them).
+    wait_for(lambda: "reset" not in page.url, 120, what=lambda: f"JupyterLab to reset its layout ({page.url})")
+    page.wait_for_selector(".lm-DockPanel-tabBar .lm-TabBar-tab >> text=Launcher", timeout=120_000)
+    time.sleep(2)
     return context, page
 
 
