@@ -259,12 +259,11 @@ def log_in(browser, hub: Hub, user: str):
     page.fill("#password_input", hub.password)
     page.click("#login_submit")
     page.wait_for_url(re.compile(rf".*/user/{re.escape(user)}/lab.*"), timeout=SPAWN_TIMEOUT * 1000)
-    page.goto(f"{hub.url}/user/{user}/lab?reset")  # no layout restored from an earlier visit
+    # A workspace of its own for each visit: nothing restored from an earlier one, and no
+    # "?reset" that could close the panels opened meanwhile.
+    page.goto(f"{hub.url}/user/{user}/lab/workspaces/visit-{secrets.token_hex(4)}")
     page.wait_for_selector(".jp-LabShell", timeout=SPAWN_TIMEOUT * 1000)
     page.wait_for_selector(".lm-MenuBar-itemLabel >> text=Nbgrader", timeout=120_000)
-    # JupyterLab drops "?reset" from the address once the layout is reset: only then is it safe
-    # to open panels (a reset that lands later closes them).
-    wait_for(lambda: "reset" not in page.url, 120, what=lambda: f"JupyterLab to reset its layout ({page.url})")
     page.wait_for_selector(".lm-DockPanel-tabBar .lm-TabBar-tab >> text=Launcher", timeout=120_000)
     time.sleep(2)
     return context, page
