@@ -1,7 +1,7 @@
 # bnlab: two commands do all the set-up on a fresh machine.
 #   make lab    installs everything and opens the lessons in JupyterLab
-#   make test   installs everything (Chromium for the browser tests, PostgreSQL for the gradebook tests too)
-#               and runs every test
+#   make test   installs everything (Chromium, JupyterHub's proxy for the hub test, PostgreSQL for the
+#               gradebook tests) and runs every test
 VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 PORT ?= 8888
@@ -26,6 +26,11 @@ lab: setup
 browser:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 	@command -v bwrap >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null; }
+	@# The hub round (tests/test_hub.py): JupyterHub's proxy from npm (Node >= 20), PAM logins, useradd.
+	@command -v npm >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null; }
+	@command -v useradd >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq passwd >/dev/null; }
+	@test -x deploy/hub/node_modules/.bin/configurable-http-proxy || \
+		npm ci --prefix deploy/hub --no-audit --no-fund --loglevel=error
 
 # The PostgreSQL gradebook tests start their own server from Debian's package (tests/test_postgres.py).
 postgres:

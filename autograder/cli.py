@@ -102,6 +102,28 @@ def cmd_bundle(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from autograder.cohort.export import export_grades
+
+    path = export_grades(Path(args.out), args.format, Path(args.to) if args.to else None,
+                         Path(args.roster) if args.roster else None)
+    print(f"wrote {path}")
+    return 0
+
+
+def add_export_command(sub) -> None:
+    p = sub.add_parser("export", help="write a gradebook file for an LMS (Canvas) or a plain CSV",
+                       description="Write the grades `bnlab grade` recorded in OUT (results/ or grades.json) as "
+                                   "a file Canvas's Gradebook > Import takes (--format canvas), or one row per "
+                                   "learner (--format csv). See autograder/cohort/export.py.")
+    p.add_argument("out", help="the OUT folder of `bnlab grade`")
+    p.add_argument("--format", choices=["canvas", "csv"], default="canvas", help="the file's form (default canvas)")
+    p.add_argument("--to", help="the file to write (default OUT/canvas_grades.csv or OUT/gradebook.csv)")
+    p.add_argument("--roster", help="Canvas's gradebook export (CSV): learners matched by SIS Login ID, "
+                                    "SIS User ID or ID, the other columns taken from it")
+    p.set_defaults(func=cmd_export)
+
+
 def add_exchange_commands(sub) -> None:
     p = sub.add_parser("release", help="build lessons and release them into nbgrader's exchange",
                        description="Build lessons/<A> (bnlab build) and run `nbgrader release_assignment` for "
@@ -184,6 +206,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="the worker's name")
     p.set_defaults(func=cmd_worker)
     add_exchange_commands(sub)
+    add_export_command(sub)
     return main
 
 

@@ -145,3 +145,12 @@ def test_visible_tests_run_from_the_unzipped_bundle(bundle):
     assert report["autograder"].startswith(str(folder)) and report["utils"].startswith(str(folder))
     assert report["outside"] == [], f"imported from the repository, not the bundle: {report['outside']}"
     assert all(report["results"][a] >= 1 for a in assignments(ROOT)), report["results"]
+
+
+def test_bundle_readme_says_how_to_self_check_and_what_to_hand_in(bundle):
+    _, contents = bundle
+    readme = contents["README.md"].decode("utf-8")
+    assert "## Check your work yourself" in readme and "## What to hand in" in readme
+    assert "Restart Kernel and Run All Cells" in readme and "Validate" in readme
+    assert "nbgrader validate lessons/<lesson>/<lesson>.ipynb" in readme
+    assert "03_layer_placement.ipynb" in readme and "original name" in readme

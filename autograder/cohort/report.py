@@ -2,9 +2,7 @@
 feedback page and the instructor's class report."""
 from __future__ import annotations
 
-import base64
 import csv
-import html
 import io
 import json
 import os
@@ -12,8 +10,7 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
-
-from autograder.cohort.feedback import FEEDBACK_STYLE
+from autograder.cohort.dashboard import write_report  # the instructor's dashboard: OUT/report.html
 from autograder.cohort.record import load_results
 
 # --------------------------------------------------------------------------- progress and summary
@@ -122,78 +119,3 @@ def _write(path: Path, text: str) -> None:
     temporary = path.with_name(f".{path.name}.tmp")
     temporary.write_text(text, encoding="utf-8")
     os.replace(temporary, path)
-
-
-# --------------------------------------------------------------------------- the class report
-
-def _histogram_png(scores: list[float], max_score: float, title: str) -> str:
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(5, 2.6), dpi=90, layout="constrained")
-    ax = figure.subplots()
-    bins = max(1, int(max_score)) if max_score else 1
-    ax.hist(scores, bins=bins, range=(0, max(max_score, 1)), color="#4c72b0", edgecolor="white")
-    ax.set_xlabel("score")
-    ax.set_ylabel("learners")
-    ax.set_title(title, fontsize=10)
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    return base64.b64encode(buffer.getvalue()).decode()
-
-
-def _run_banner(out: Path) -> str:
-    """How the last run was isolated and limited; loud when learners' code ran unisolated."""
-    try:
-        run = json.loads((out / "run.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return ""
-    isolation = run.get("isolation", {})
-    limits = run.get("limits", {})
-    text = (f"Limits per submission: {limits.get('cell_timeout')} s per cell, {limits.get('notebook_timeout')} s per "
-            f"notebook, {limits.get('memory_mb')} MiB, {limits.get('threads')} thread(s), "
-            f"{limits.get('max_processes')} processes; {html.escape(run.get('cgroups', ''))}.")
-    if isolation.get("available"):
-        return f"<p>Isolation: {html.escape(isolation.get('description', ''))}. {text}</p>"
-    return (f"<p class='status' style='border-color:#c00;background:#fee'><b>WARNING: no isolation.</b> "
-            f"{html.escape(isolation.get('description', ''))}. {text}</p>")
-
-
-def write_report(out: Path, records: list[dict]) -> Path:
-    """OUT/report.html: per assignment, a score histogram, pass rates per exercise and the most
-    frequent diagnoses."""
-    sections = []
-    by_assignment = defaultdict(list)
-    for record in records:
-        by_assignment[record["assignment"]].append(record)
-    for assignment, rows in sorted(by_assignment.items()):
-        max_score = max((row["max_score"] for row in rows), default=0)
-        scores = [row["score"] for row in rows]
-        statuses = Counter(row["status"] for row in rows)
-        image = _histogram_png(scores, max_score, f"{assignment}: scores of {len(rows)} submissions")
-        passes = defaultdict(lambda: [0, 0])
-        diagnoses: Counter = Counter()
-        for row in rows:
-            for grade_id, cell in row["cells"].items():
-                passes[grade_id][1] += 1
-                if cell["max_score"] and cell["score"] == cell["max_score"]:
-                    passes[grade_id][0] += 1
-                else:
-                    diagnoses[(grade_id, cell["feedback"].splitlines()[0] if cell["feedback"] else "")] += 1
-        pass_rows = "".join(f"<tr><td>{html.escape(g)}</td><td>{p}/{n}</td><td>{p / n:.0%}</td></tr>"
-                            for g, (p, n) in passes.items())
-        diagnosis_rows = "".join(f"<tr><td>{n}</td><td>{html.escape(g)}</td><td>{html.escape(d)}</td></tr>"
-                                 for (g, d), n in diagnoses.most_common(10))
-        status_text = ", ".join(f"{s}: {n}" for s, n in sorted(statuses.items()))
-        sections.append(
-            f"<h2>{html.escape(assignment)}</h2><p>{len(rows)} submissions ({html.escape(status_text)}); "
-            f"mean {sum(scores) / len(scores):.2f} / {max_score:g}</p>"
-            f"<img alt='histogram of scores for {html.escape(assignment)}' src='data:image/png;base64,{image}'>"
-            f"<h3>Pass rate per exercise</h3><table><tr><th>test cell</th><th>passed</th><th>rate</th></tr>"
-            f"{pass_rows}</table><h3>Most frequent diagnoses</h3><table><tr><th>learners</th><th>test cell</th>"
-            f"<th>diagnosis</th></tr>{diagnosis_rows or '<tr><td colspan=3>none: everyone passed</td></tr>'}</table>")
-    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>bnlab grading report</title>"
-            f"<style>{FEEDBACK_STYLE}</style></head><body><h1>bnlab grading report</h1>{_run_banner(out)}"
-            f"{''.join(sections) or '<p>No submissions.</p>'}</body></html>")
-    path = out / "report.html"
-    _write(path, page)
-    return path

@@ -68,10 +68,38 @@ test cells under each exercise call) with everything they need.
 
 ## Work
 
-Open a lesson, read, run the cells. Under each exercise a test cell checks your answer and
-says in words what is still wrong; run it as often as you like. Your instructor grades more
-checks than the visible ones. Hand in the `lessons/<lesson>/<lesson>.ipynb` file your course
-asks for, keeping its name.
+Open a lesson, read, run the cells and move the sliders. Each exercise says exactly what to
+write (names, shapes, what must not be used); write your answer in the cell under it, in
+place of `raise NotImplementedError()`.
+
+## Check your work yourself
+
+1. Run the test cell under each exercise as often as you like: it says in words what is
+   still wrong (`✗ BatchNorm1d comes after the ReLU: ...`), or nothing when it passes.
+2. Before handing in, make sure the notebook runs from top to bottom in a fresh kernel:
+   *Kernel > Restart Kernel and Run All Cells*. A cell that only worked because of
+   something you ran earlier (and later deleted) shows up here.
+3. Press **Validate** in the notebook's toolbar (or run
+   `nbgrader validate lessons/<lesson>/<lesson>.ipynb` in a terminal). It runs every visible
+   test in a fresh kernel; "Success! Your notebook passes all the tests." means every
+   visible check holds.
+
+Your instructor's grader runs more checks than the visible ones (other batch sizes, eval
+mode, gradients), with the same plain-words messages, so passing the visible tests is
+necessary, not a guarantee of full marks.
+
+## What to hand in
+
+- The notebook only: `lessons/<lesson>/<lesson>.ipynb` (for example
+  `03_layer_placement.ipynb`), **saved** (Ctrl-S) after your last change, under its
+  original name (no "copy", no renamed file), in the way your course asks for (an LMS
+  upload, an e-mail...). Hand in one file per lesson; the grader reads nothing else.
+- Leave the test cells and the read-only cells as they are: the grader puts the
+  instructor's version of them back anyway, and runs your answer cells only.
+- Keep the names the exercise asks for (`BatchNormMLP`, `bn_forward`...): the checks look
+  them up by name.
+- Keep the file small: clear large outputs (*Edit > Clear Outputs of All Cells*) if it
+  grows past a few MiB; above 32 MiB it is not graded.
 """
 
 

@@ -1,0 +1,130 @@
+"""OUT/report.html, the instructor's dashboard: its content from generated records, and in
+Chromium (from the file system, no server) its load time with 1,000 learners, search and sort.
+
+The load time with 1,000 learners (2,000 submissions) is measured from the navigation's start
+to the learners table drawn (``body[data-ready]``); docs/deploy.md quotes the figure of
+
+    .venv/bin/python -m pytest tests/test_report.py -k thousand -s
+"""
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from autograder.cohort.dashboard import STATUS_ADVICE, feedback_href, render_report, write_report
+from browser_support import CHROMIUM, CHROMIUM_ARGS
+from cohort_records import generated_records, record, write_results
+from conftest import ROOT
+
+ARTIFACTS = ROOT / "test-artifacts" / "report"
+LOAD_BUDGET_S = 3.0   # measured 0.9 to 1.5 s on 2 heavily shared cores; generous for CI
+
+
+def small_cohort() -> list[dict]:
+    after_relu = "✗ BatchNorm1d comes after the ReLU: move it between the Linear layer and the activation."
+    bob, carol = (record(name, "03_layer_placement", "graded", {"bn_cnn": True}, seconds)
+                  for name, seconds in (("bob", 4.0), ("carol", 5.0)))
+    for learner in (bob, carol):
+        learner["cells"]["bn_mlp"]["feedback"] = after_relu
+    return [record("alice", "03_layer_placement", "graded", {"bn_mlp": True, "bn_cnn": True}, 3.0), bob, carol,
+            record("dan </script>", "03_layer_placement", "timeout", {"bn_mlp": True}, 61.0),
+            record("eve", "03_layer_placement", "malformed", {}, 0.1)]
+
+
+def test_dashboard_has_statuses_with_advice_item_analysis_and_run(tmp_path):
+    records = small_cohort()
+    write_results(tmp_path, records)
+    page = render_report(tmp_path, records)
+    assert "http://" not in page and "https://" not in page  # nothing loaded from a network
+    # statuses, each non-graded one with what to do
+    assert "data-status='timeout'" in page and STATUS_ADVICE["timeout"][:40] in page
+    assert "data-status='malformed'" in page and STATUS_ADVICE["malformed"][:40] in page
+    # item analysis: passes per exercise and the diagnosis group listing its learners
+    item = re.search(r"data-grade-id='bn_mlp'.*?</div></div>", page, re.S).group(0)
+    assert "<b class='pass'>2</b> of 5 passed" in item
+    group = re.search(r"BatchNorm1d comes after the ReLU.*?</details>", item, re.S).group(0)
+    assert all(f">{name}<" in group for name in ("bob", "carol"))
+    assert "[malformed]" in item
+    alice_checks = "✓ BatchNormMLP maps (N, 20) to (N, 1)\n✓ BatchNormMLP also holds for other batches"
+    records[0]["cells"]["bn_mlp"]["feedback"] = alice_checks
+    checks = re.search(r"<table class='checks'>.*?</table>", render_report(tmp_path, records), re.S).group(0)
+    assert "<td class='num'>1</td><td>✓ BatchNormMLP maps (N, #) to (N, #)</td>" in checks
+    # the run: isolation, limits, slowest submission first
+    assert "Isolation: bubblewrap" in page and "60 s per cell" in page
+    slowest = re.search(r"<table id='slowest'>.*?</table>", page, re.S).group(0)
+    assert slowest.index("dan") < slowest.index("carol") < slowest.index("bob")
+    # a learner id cannot close the embedded data's script element
+    assert "dan </script>" not in page
+
+
+def test_feedback_links_point_at_the_feedback_pages(tmp_path):
+    assert feedback_href("alice", "03_layer_placement") == "feedback/alice/03_layer_placement.html"
+    # safe_name quotes the file name; the link quotes it once more so the browser finds that file
+    assert feedback_href("jo sé/x", "A") == "feedback/jo%2520s%25C3%25A9%252Fx/A.html"
+
+
+@pytest.mark.browser
+def test_thousand_learners_load_fast_and_search_and_sort_work(tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    records = generated_records(1000)
+    write_results(tmp_path, records)
+    started = time.perf_counter()
+    path = write_report(tmp_path, records)
+    written = time.perf_counter() - started
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.route(re.compile(r"^https?://"), lambda route: route.abort())  # offline: nothing may be fetched
+            page.goto(path.as_uri())
+            page.wait_for_selector("body[data-ready='1']", timeout=30_000)
+            load = page.evaluate("performance.now()")  # ms since the navigation started
+            rows = page.locator("#learners tbody tr")
+            assert "2000 of 2000 submissions; the first 250 shown" in page.inner_text("#learner-count")
+            assert rows.count() == 250
+            page.screenshot(path=str(ARTIFACTS / "01-dashboard-1000-learners.png"))
+
+            # search: one learner, both assignments, each row a link to the feedback page
+            page.fill("#learner-search", "learner0042")
+            assert rows.count() == 2
+            hrefs = [rows.nth(i).locator("a").get_attribute("href") for i in range(2)]
+            assert sorted(hrefs) == ["feedback/learner0042/03_layer_placement.html",
+                                     "feedback/learner0042/05_pitfalls.html"]
+            page.fill("#learner-search", "")
+
+            # sort by score: highest first, then lowest first
+            page.select_option("#learner-assignment", "05_pitfalls")
+            page.click("#learners th[data-key='score'] button")
+            def scores():
+                return [float(t.split("/")[0]) for t in page.locator("#learners tbody td:nth-child(4)").all_inner_texts()]
+            page.click("#learner-more")
+            first = scores()
+            assert len(first) == 1000 and first == sorted(first, reverse=True) and first[0] == 3
+            page.click("#learners th[data-key='score'] button")
+            assert scores() == sorted(first)
+
+            # sort by status, filter by status
+            page.click("#learners th[data-key='status'] button")
+            statuses = page.locator("#learners tbody td:nth-child(3)").all_inner_texts()
+            assert statuses == sorted(statuses)
+            page.select_option("#learner-status", "timeout")
+            assert set(page.locator("#learners tbody td:nth-child(3)").all_inner_texts()) == {"timeout"}
+            page.screenshot(path=str(ARTIFACTS / "02-dashboard-sorted-filtered.png"))
+        finally:
+            browser.close()
+    print(f"\ndashboard with 1,000 learners (2,000 submissions): written in {written:.2f} s, "
+          f"{path.stat().st_size / 1e6:.2f} MB, loaded in Chromium in {load / 1000:.2f} s")
+    assert load / 1000 < LOAD_BUDGET_S
+
+
+def test_an_unisolated_run_is_flagged_at_the_top(tmp_path):
+    records = small_cohort()
+    write_results(tmp_path, records, run={"isolation": {"available": False, "description": "bubblewrap is missing"},
+                                          "limits": {}, "workers": 1})
+    page = render_report(tmp_path, records)
+    assert page.index("WARNING: the last run had no isolation") < page.index("<section")
+    assert "WARNING: no isolation." in page and "bubblewrap is missing" in page
