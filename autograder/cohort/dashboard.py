@@ -302,8 +302,8 @@ def _run_section(out: Path, records: list[dict]) -> str:
         + "".join(f"<td class='num'>{(r.get('timings') or {}).get(p, 0):.1f}</td>" for p in phases) + "</tr>"
         for r in slowest)
     if rows:
-        parts.append(f"<h3>Slowest submissions</h3><table id='slowest'><tr><th>student</th><th>assignment</th>"
-                     f"<th>status</th><th class='num'>total s</th>"
+        parts.append("<h3>Slowest submissions</h3><table id='slowest'><tr><th>student</th><th>assignment</th>"
+                     "<th>status</th><th class='num'>total s</th>"
                      + "".join(f"<th class='num'>{_e(p)} s</th>" for p in phases) + f"</tr>{rows}</table>")
     return f"<section id='run'><h2>The run</h2>{''.join(parts)}</section>"
 
