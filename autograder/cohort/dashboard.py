@@ -262,6 +262,23 @@ def _assignment_section(assignment: str, rows: list[dict]) -> str:
         f"</div><h3>Item analysis</h3><div class='cards'>{''.join(items) or '<p>No graded cells.</p>'}</div></section>")
 
 
+def _slot_count(run: dict) -> int:
+    """Submissions graded at once: local workers (an int), or a cluster's slots."""
+    workers = run.get("workers")
+    if isinstance(workers, int) and workers > 0:
+        return workers
+    slots = run.get("slots")
+    return slots if isinstance(slots, int) and slots > 0 else 1
+
+
+def _workers_text(run: dict) -> str:
+    workers = run.get("workers")
+    if isinstance(workers, dict):
+        return (f"Cluster {_e(run.get('cluster', ''))}: {len(workers)} worker(s), {_slot_count(run)} slot(s) "
+                f"({_e(', '.join(sorted(workers)))})")
+    return f"Workers: {_e(workers if workers is not None else '?')}"
+
+
 def _run_section(out: Path, records: list[dict]) -> str:
     try:
         run = json.loads((out / "run.json").read_text(encoding="utf-8"))
@@ -275,7 +292,7 @@ def _run_section(out: Path, records: list[dict]) -> str:
         text = (f"Limits per submission: {limits.get('cell_timeout')} s per cell, {limits.get('notebook_timeout')} s "
                 f"per notebook, {limits.get('memory_mb')} MiB, {limits.get('threads')} thread(s), "
                 f"{limits.get('max_processes')} processes; {_e(run.get('cgroups', ''))}. "
-                f"Workers: {_e(run.get('workers', '?'))}.")
+                f"{_workers_text(run)}.")
         if isolation.get("available"):
             parts.append(f"<p class='note' id='isolation'>Isolation: {_e(isolation.get('description', ''))}. {text}</p>")
         else:
@@ -285,7 +302,7 @@ def _run_section(out: Path, records: list[dict]) -> str:
         parts.append("<p class='warning' id='isolation'>OUT/run.json is missing: how this cohort was isolated and "
                      "limited is unknown.</p>")
     total = sum(_seconds(record) for record in records)
-    workers = run.get("workers") or 1
+    workers = _slot_count(run)
     if started is not None:
         wall = max(0.0, time.time() - started)
         parts.append(f"<p id='duration'>Last run: started {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(started))}, "
