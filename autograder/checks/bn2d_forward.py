@@ -132,11 +132,8 @@ def _hypotheses(x, gamma, beta, eps, given_eps):
 
 
 def judge(cases: dict, evidence: dict) -> list[str]:
-    results = wire.field(evidence, "results")
-    if not isinstance(results, list) or len(results) != len(cases["cases"]):
-        raise wire.Malformed("the evidence does not have one result per case")
     labels = []
-    for case, result in zip(cases["cases"], results):
+    for case, result in wire.per_case(cases, evidence, "results"):
         x, gamma, beta = (wire.as_tensor(case[name]) for name in ("x", "gamma", "beta"))
         eps = 1e-5 if case["eps"] is None else case["eps"]
         dtype = wire.dtype_name(case["x"])

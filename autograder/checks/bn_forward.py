@@ -322,19 +322,15 @@ def judge(cases: dict, evidence: dict) -> list[str]:
 
 
 def _judge(cases: dict, evidence: dict) -> list[str]:
-    case_list = cases["cases"]
-    records = wire.field(evidence, "cases")
-    if not isinstance(records, list) or len(records) != len(case_list):
-        raise wire.Malformed("one record per case expected")
     outputs: dict[str, Optional[torch.Tensor]] = {}
-    for case, record in zip(case_list, records):         # first what was returned, for the shift pairs
+    for case, record in wire.per_case(cases, evidence):         # first what was returned, for the shift pairs
         result = wire.field(record, "result")
         if wire.kind(result) == "tensor":
             output = wire.as_tensor(result, dtype=ref.F64)
             if tuple(output.shape) == tuple(case["x"]["shape"]):
                 outputs[case["id"]] = output
     shown, checked = {}, []
-    for case, record in zip(case_list, records):
+    for case, record in wire.per_case(cases, evidence):
         what = what_for(NAME, "x, gamma, beta", case)
         inputs = _inputs(case)
         eps = 1e-5 if case["eps"] is None else float(case["eps"])
@@ -347,7 +343,7 @@ def _judge(cases: dict, evidence: dict) -> list[str]:
         atol, rtol = ref.tolerance(wire.dtype_name(case["x"]))
         extra = ref.slack(wire.dtype_name(case["x"]), rounding_scale(x, gamma, beta, eps))
         if not ref.close(got, expected, atol, rtol, extra):
-            partners = [outputs.get(other["id"]) for other in case_list
+            partners = [outputs.get(other["id"]) for other in cases["cases"]
                         if other.get("partner") == case["id"] or other["id"] == case.get("partner")]
             _diagnose(got, x, gamma, beta, eps, expected, atol, rtol, extra, what, partners)
         shown[case["id"]] = got
@@ -356,7 +352,7 @@ def _judge(cases: dict, evidence: dict) -> list[str]:
         if case.get("grad"):
             _judge_gradients(wire.field(record, "grad"), case, x, gamma, beta, eps, expected, extra, what)
     if "main" in shown:
-        main = _inputs(case_list[0])
+        main = _inputs(cases["cases"][0])
         hat = (shown["main"] - main["beta"].to(ref.F64)) / main["gamma"].to(ref.F64)
         return [f"{NAME} matches nn.BatchNorm1d in training mode on a (16, 4) batch, and leaves x, gamma "
                 f"and beta unchanged",

@@ -158,12 +158,8 @@ def judge(cases: dict, evidence: dict) -> list[str]:
 
 
 def _judge(cases: dict, evidence: dict) -> list[str]:
-    case_list = cases["cases"]
-    records = wire.field(evidence, "cases")
-    if not isinstance(records, list) or len(records) != len(case_list):
-        raise wire.Malformed("one record per case expected")
     outputs: dict[str, Optional[torch.Tensor]] = {}
-    for case, record in zip(case_list, records):
+    for case, record in wire.per_case(cases, evidence):
         what = what_for(NAME, "x, running_mean, running_var, gamma, beta", case)
         inputs = {name: wire.as_tensor(case[name], name) for name in INPUTS}
         eps = 1e-5 if case["eps"] is None else float(case["eps"])

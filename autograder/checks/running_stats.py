@@ -193,12 +193,8 @@ def judge(cases: dict, evidence: dict) -> list[str]:
 
 
 def _judge(cases: dict, evidence: dict) -> list[str]:
-    case_list = cases["cases"]
-    records = wire.field(evidence, "cases")
-    if not isinstance(records, list) or len(records) != len(case_list):
-        raise wire.Malformed("one record per case expected")
     found = []
-    for case, record in zip(case_list, records):
+    for case, record in wire.per_case(cases, evidence):
         m = 0.1 if case["momentum"] is None else float(case["momentum"])
         what = (f"{NAME}(running_mean, running_var, x"
                 f"{'' if case['momentum'] is None else f', momentum={m:g}'}) {case['label']}")
@@ -217,7 +213,7 @@ def _judge(cases: dict, evidence: dict) -> list[str]:
                 and ref.close(new_var, expected[1], atol, rtol, slack[1])):
             _diagnose(new_mean, new_var, old_mean, old_var, x, m, expected, atol, rtol, slack, what)
         found.append((new_mean, new_var))
-    if len(case_list) == 2:
+    if len(cases["cases"]) == 2:
         mean, var = found[0]
         return [f"{NAME} reproduces {ref.ISSUE_60528}: running_mean {ref.rounded(mean, 4)}, running_var "
                 f"{ref.rounded(var, 4)}",

@@ -194,6 +194,15 @@ def field(record: Any, name: str, what: str = "the evidence"):
     return record[name]
 
 
+def per_case(cases: dict, evidence: Any, name: str = "cases") -> list[tuple[dict, Any]]:
+    """(case, its record) pairs: the evidence must hold one record per case, in the cases' order."""
+    case_list = cases["cases"]
+    records = field(evidence, name)
+    if not isinstance(records, list) or len(records) != len(case_list):
+        raise Malformed(f"one record per case expected in {name!r}")
+    return list(zip(case_list, records))
+
+
 def describe(obj: Any) -> str:
     """A few words for a value the learner returned, for a diagnosis."""
     try:
