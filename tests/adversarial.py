@@ -1064,14 +1064,14 @@ def cases() -> list[Case]:
         Case("trick-custom-exc", build_cell_trick(CUSTOM_EXC), "graded", 3.0, "No BatchNorm1d(64)", what=trick),
         Case("trick-input-transformer", build_cell_trick(INPUT_TRANSFORMER), "graded", 3.0, what=trick),
         Case("trick-showtraceback", build_cell_trick(SHOWTRACEBACK), "graded", 3.0, what=trick),
-        # the patched checks and the patched torch reach the honest bn_cnn's evidence too: 0, never more than 3
+        # the patched checks reach the honest bn_cnn's evidence too: 0, never more than 3
         Case("trick-patch-checks", lambda ctx: with_cells(build_answer_trick(PATCH_CHECKS)(ctx), PATCH_CHECKS),
              "graded", 0.0, forges=("bn_mlp", "bn_cnn"), what=trick),
         # the patched builtins kill the learner's own kernel and evidence step: crashed, nothing counted
         Case("trick-patch-builtins", lambda ctx: with_cells(build_answer_trick(PATCH_BUILTINS)(ctx), PATCH_BUILTINS),
              "crashed", 0.0, forges=("bn_mlp", "bn_cnn"), what=trick),
         Case("trick-patch-torch", lambda ctx: with_cells(build_answer_trick(PATCH_TORCH)(ctx), PATCH_TORCH),
-             "graded", 0.0, forges=("bn_mlp", "bn_cnn"), what=trick),
+             "graded", 3.0, forges=("bn_mlp",), what=trick),  # patched comparisons do not reach the judge
         Case("trick-fake-batchnorm", lambda ctx: answered(mlp=FAKE_BATCHNORM), "graded", 3.0, forges=("bn_mlp",), what=trick),
         Case("trick-always-equal", lambda ctx: answered(mlp=ALWAYS_EQUAL), "graded", 3.0, forges=("bn_mlp",), what=trick),
         Case("trick-prefilled-outputs", build_prefilled, "graded", 3.0, what=trick),
