@@ -16,8 +16,7 @@ The contract (the lesson's Exercise 1), and every default these checks rely on:
 - y stays connected to autograd: when x, gamma and beta require gradients, the gradients of
   a loss through y with respect to all three match those through ``nn.BatchNorm1d``
   (so the gradient flows through the batch mean and variance: no ``.detach()``,
-  ``torch.no_grad()``, ``.item()`` or NumPy round trip).  The lesson's Exercise 1 does not
-  say this yet: a wording change has been asked of the lesson's owner.
+  ``torch.no_grad()``, ``.item()`` or NumPy round trip), as the lesson's Exercise 1 says.
 - From scratch: no normalization built-in (``F.batch_norm``, ``torch.batch_norm``,
   ``nn.BatchNorm*`` and every other ``*Norm*`` layer, ``layer_norm``, ``group_norm``,
   ``instance_norm``, ``rms_norm``, the aten kernels).  They are made to raise while the

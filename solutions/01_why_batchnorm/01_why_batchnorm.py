@@ -137,14 +137,15 @@ print(f"slope of tanh where |t| = 0.97: 1 - 0.97**2 = {1 - 0.97**2:.4f}")
 # Write `saturated_fraction(activations, threshold=0.97)`.
 #
 # - `activations`: a `torch.Tensor` of tanh outputs, of **any shape** (for example (N, D)
-#   for a batch of N examples and D units, or one dimension, or more), of dtype `float16`,
-#   `float32` or `float64`, on any device. It may have `requires_grad=True` (it may come
-#   straight out of a model).
+#   for a batch of N examples and D units, or one dimension, or more), contiguous or not (a
+#   transposed or sliced tensor), of dtype `float16`, `float32` or `float64`, on any device.
+#   It may have `requires_grad=True` (it may come straight out of a model).
 # - `threshold`: a Python float, default `0.97`; it may be passed by keyword or as the
 #   second positional argument.
 # - Return the fraction of **all** entries whose absolute value is **strictly greater** than
 #   `threshold` (entries below `-threshold` count too), as a **Python float** between 0 and 1
-#   (not a tensor, not a count, not a percentage), accurate to 1e-5 whatever the dtype.
+#   (not a tensor, not a count, not a percentage), accurate to 1e-5 whatever the dtype: a
+#   `float16` mean of many entries is not (its rounding errors add up); count, then divide.
 # - Do not change `activations` (no in-place operations on it).
 #
 # For example, for `torch.tensor([0.99, -0.98, 0.5, 0.0])` the answer is `0.5`.

@@ -165,11 +165,18 @@ print(f"a feature with std 1e-3 (float64): largest |inside - nn.BatchNorm1d| = "
 #   **not** call `F.batch_norm`, `torch.batch_norm`, any `nn.BatchNorm*` layer or any other
 #   normalization built-in (`layer_norm`, `group_norm`, `instance_norm`, ...): the test makes
 #   those raise while your function runs.
+# - `y` must stay connected to autograd, **through the batch mean and variance too**: when
+#   `x`, `gamma` and `beta` require gradients, `y.backward(...)` must give them the same
+#   gradients as `nn.BatchNorm1d` does. So no `.detach()`, `torch.no_grad()`, `.item()` or
+#   NumPy round trip, not even for the statistics (section 2 of lesson 06 shows why the
+#   gradient through the mean and variance matters).
+# - `x` may be non-contiguous (a transposed or sliced tensor); `eps` may be passed by keyword.
 # - It must not modify `x` (no `x -= ...` or `x.sub_(...)`): the test compares `x` with a copy.
 #
-# The test compares your output with `nn.BatchNorm1d` in training mode (affine, with these
-# `gamma` and `beta`), on ordinary data, a constant feature column, tiny and huge variances,
-# a batch of 2, float64, and the (4, 3, 4) example of pytorch issue 60528 (section 4).
+# The test compares your output, and the gradients with respect to `x`, `gamma` and `beta`,
+# with `nn.BatchNorm1d` in training mode (affine, with these `gamma` and `beta`), on ordinary
+# data, a constant feature column, tiny and huge variances, a batch of 2, float64, a
+# non-contiguous `x`, and the (4, 3, 4) example of pytorch issue 60528 (section 4).
 
 # %% nbgrader={"grade": false, "grade_id": "bn_forward", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def batchnorm_forward(x, gamma, beta, eps=1e-5):

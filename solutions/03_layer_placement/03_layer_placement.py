@@ -144,11 +144,20 @@ print("output shape for 5 examples:", tuple(baseline(X[:5]).shape))
 #   `track_running_stats=True` (running statistics, which the test uses in evaluation mode:
 #   one example alone must get the same output as inside a batch); any `eps` and `momentum`
 #   are fine;
-# - parameters in PyTorch's default dtype, float32 (the test feeds float32 inputs).
+# - the two linear layers are `nn.Linear` modules (`nn.Linear(20, 64)` and `nn.Linear(64, 1)`);
+# - parameters in PyTorch's default dtype, float32 (the test feeds float32 inputs);
+# - in training mode (`model.train()`) the BatchNorm uses the batch's statistics and updates
+#   its running statistics, and gradients reach every layer's parameters and the input:
+#   nothing detached, no `torch.no_grad()` or NumPy round trip inside `forward`;
+# - in evaluation mode (`model.eval()`) it uses the running statistics and leaves them alone;
+# - `forward` does not modify `x`.
 #
-# Any style is fine: `nn.Sequential`, named layers, `F.relu` or `torch.sigmoid`,
-# `bias=False` on the first layer. The grader follows what your forward pass actually
-# computes, not how it is written.
+# Any style is fine: `nn.Sequential`, named layers, `F.relu`, `clamp(min=0)` or
+# `torch.sigmoid`, `bias=False` on the first layer (the BatchNorm's mean subtraction cancels
+# that bias anyway). The grader follows what your forward pass actually computes, not how it
+# is written: the test runs your model in training and in evaluation mode and compares its
+# outputs, running statistics and gradients with the same computation rebuilt from your own
+# layers' parameters.
 
 # %% nbgrader={"grade": false, "grade_id": "bn_mlp", "locked": false, "schema_version": 3, "solution": true, "task": false}
 class BatchNormMLP(nn.Module):
@@ -369,9 +378,16 @@ print(BaselineCNN())
 # - the same layers as `BaselineCNN`, with **one** `nn.BatchNorm2d(16)` inserted after the
 #   `Conv2d(3, 16, 3, padding=1)` and before its ReLU, normalizing with the batch's
 #   statistics (over N, H and W) in training mode;
+# - the convolution is an `nn.Conv2d(3, 16, 3, padding=1)` module (its defaults: stride 1,
+#   no dilation, one group; `bias=False` is fine) and the head an `nn.Linear(16, 10)`;
 # - as in the first exercise, the `BatchNorm2d(16)` keeps `affine=True` and
 #   `track_running_stats=True` (the test checks that gamma learns and that eval mode uses
-#   the running statistics), and the parameters are float32.
+#   the running statistics), and the parameters are float32;
+# - the pooling is the **average** over all positions, for any image size `H, W >= 1`
+#   (`nn.AdaptiveAvgPool2d(1)`, `F.adaptive_avg_pool2d(x, 1)` or `x.mean((2, 3))` all do);
+#   ReLU and the flattening may be written in any form;
+# - as in the first exercise, gradients reach every parameter and the input in training
+#   mode, eval mode leaves the running statistics alone, and `x` is not modified.
 
 # %% nbgrader={"grade": false, "grade_id": "bn_cnn", "locked": false, "schema_version": 3, "solution": true, "task": false}
 class BatchNormCNN(nn.Module):

@@ -153,9 +153,9 @@ print("after a forward pass in training mode: running_mean =", bn.running_mean.c
 #   the loss, `backward()` and `optimizer.step()` exactly once per batch, over the whole
 #   loader once.
 # - Return the **mean of the batch losses** as a Python number (`float`), not a tensor: the
-#   sum of `loss.item()` over the batches divided by the number of batches. (The test's
-#   loaders have batches of equal size, so the mean over examples, each batch's loss
-#   weighted by its size, gives the same number and is accepted too.)
+#   sum of `loss.item()` over the batches divided by the number of batches. The mean over
+#   examples (each batch's loss weighted by its size) is accepted too; the two differ only
+#   when the last batch is smaller, as in one of the test's loaders (batches of 32, 32 and 26).
 #
 # The test cell runs your function on small models that start in evaluation mode and watches
 # (with hooks) the mode of every layer during the forward passes, the gradients each

@@ -149,7 +149,12 @@ print(f"\nFrom B = 4 up, std x sqrt(B) stays between {min(rest):.2f} and {max(re
 # - Leave the model exactly as it was: **each submodule's** mode (`module.training`) is
 #   restored, whatever it was (all training, all eval, or training with the BatchNorm layers
 #   frozen in eval mode, as in section 5), and no parameter or buffer (`running_mean`,
-#   `running_var`, `num_batches_tracked`) changes.
+#   `running_var`, `num_batches_tracked`) changes, in value or dtype. Working on a copy of
+#   the model is fine.
+# - Leave `x` unchanged, and the gradient mode as you found it: after the call,
+#   `torch.is_grad_enabled()` is what it was before (a `with torch.no_grad():` block or the
+#   `@torch.no_grad()` decorator restores it; a bare call `torch.set_grad_enabled(False)` does not).
+# - The result must be accurate to 1e-5 in the model's dtype.
 
 # %% nbgrader={"grade": false, "grade_id": "predict", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def predict(model, x):
@@ -437,8 +442,12 @@ findings["fine-tuning"] = f"accuracy {frozen['accuracy']:.3f} with frozen BN sta
 #   `linear` has none), with the same dtype (and device) as `linear`'s weight, such that
 #   `folded(x)` equals `bn(linear(x))` **with bn in eval mode** (running statistics, `eps`
 #   inside the square root, `gamma` and `beta`), for any `x` of shape `(N, in_features)`.
+# - The new layer's weight and bias hold **their own memory**: changing them later must not
+#   change `linear` (so no `folded.weight = linear.weight`; copy or compute new tensors).
 # - Do not modify `linear` or `bn` (no in-place changes to their parameters or buffers, no
-#   change of mode), and do not return a `Sequential` or the original `linear`.
+#   change of dtype or mode), and do not return a `Sequential` or the original `linear`.
+# - The test compares the folded weight and bias with the fold computed from `linear` and
+#   `bn`, to 1e-5 relative in float32 and 1e-9 in float64, and calls your layer on an input.
 
 # %% nbgrader={"grade": false, "grade_id": "fold_bn", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def fold_batchnorm(linear, bn):
