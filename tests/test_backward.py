@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -190,16 +191,34 @@ def test_the_guard_refuses_autograd_and_normalization_and_lets_arithmetic_throug
 
 def test_the_fusion_guard_refuses_fuse_conv_bn_eval_however_it_was_imported():
     from torch.nn.utils.fusion import fuse_conv_bn_eval
-    from autograder.checks.fold_conv_bn import refusing_fusion
+    from autograder.checks._refused_code import refusing_code
+    from autograder.checks.fold_conv_bn import _fusion_codes
 
     conv, bn = nn.Conv2d(2, 3, 3).eval(), nn.BatchNorm2d(3).eval()
     calls: list = []
-    with refusing_fusion(calls):
+    with refusing_code(calls, _fusion_codes()):
         with pytest.raises(RuntimeError):
             fuse_conv_bn_eval(conv, bn)
     assert calls == ["torch.nn.utils.fusion.fuse_conv_bn_eval"]
     assert sys.getprofile() is None
     assert isinstance(fuse_conv_bn_eval(conv, bn), nn.Conv2d)
+
+
+def test_the_grader_references_are_refused_however_they_were_reached():
+    from autograder.checks import _bn_reference
+    from autograder.checks._refused_code import refusing_code
+
+    training = _bn_reference.training                      # captured before the guard is on
+    copy = types.FunctionType(training.__code__, _bn_reference.__dict__, "copy")
+    x, ones, zeros = torch.randn(4, 2), torch.ones(2), torch.zeros(2)
+    for function in (training, copy):
+        calls: list = []
+        with refusing_code(calls):
+            with pytest.raises(RuntimeError):
+                function(x, ones, zeros, 1e-5)
+        assert calls == ["autograder.checks._bn_reference.training"]
+    assert sys.getprofile() is None
+    assert training(x, ones, zeros, 1e-5).shape == x.shape  # nothing left switched on
 
 
 def test_the_judges_reference_gradients_agree_with_finite_differences():

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import contextlib
 import math
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Optional
 
 import torch
 from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
+
+from autograder.checks._refused_code import refusing_code
 
 NORMALIZATION_WORDS = ("batch_norm", "layer_norm", "group_norm", "instance_norm", "rms_norm",
                        "local_response_norm")
@@ -85,9 +87,11 @@ class _KernelWatch(TorchDispatchMode):
 
 
 @contextlib.contextmanager
-def refusing(calls: list, autograd: bool = True, normalization: bool = True, extra: Iterable = ()) -> Iterator[None]:
-    """While active, the refused built-ins raise :class:`Refused` and are appended to ``calls``."""
-    with _FunctionWatch(calls, autograd, normalization, extra):
+def refusing(calls: list, autograd: bool = True, normalization: bool = True, extra: Iterable = (),
+             codes: Optional[dict] = None) -> Iterator[None]:
+    """While active, the refused built-ins raise :class:`Refused` and are appended to ``calls``, as do
+    the grader's own references and the Python functions of ``codes`` (see :mod:`._refused_code`)."""
+    with _FunctionWatch(calls, autograd, normalization, extra), refusing_code(calls, codes):
         if normalization:
             with _KernelWatch(calls):
                 yield

@@ -12,6 +12,7 @@ from typing import Optional, Sequence, Union
 
 import torch
 
+from autograder.checks._refused_code import require_not_grader_code
 from autograder.judge import wire
 from autograder.judge.verdict import fail, require
 
@@ -128,9 +129,9 @@ def rounded(values: torch.Tensor, digits: int = 5) -> list[float]:
 
 
 # ------------------------------------------------------------------------- evidence decoding
-def builtins_called(record: dict) -> list[str]:
-    """The normalization built-ins the evidence step saw the learner's code reach."""
-    calls = wire.field(record, "builtins")
+def builtins_called(record: dict, field: str = "builtins") -> list[str]:
+    """The normalization built-ins (or grader references) the evidence step saw the learner's code reach."""
+    calls = wire.field(record, field)
     if not isinstance(calls, list) or not all(isinstance(call, str) for call in calls):
         raise wire.Malformed("the list of built-ins called is not a list of names")
     return [call[:80] for call in calls]
@@ -145,6 +146,8 @@ def what_for(name: str, args: str, case: dict) -> str:
 def require_from_scratch(record: dict, what: str) -> None:
     """The built-in diagnosis, from the calls the evidence step saw (forgeable evidence)."""
     calls = builtins_called(record)
+    if calls:
+        require_not_grader_code(what, calls[0])
     if calls and wire.kind(wire.field(record, "result")) == "error":
         fail(f"{what} called {calls[0]}, a PyTorch normalization built-in; compute the normalization "
              f"yourself with tensor operations (mean, var, sqrt, arithmetic).")

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 from autograder.checks import call, fail, lookup, notebook_checks, require
 from autograder.checks._bn_backward import close, first_difference, refusing
+from autograder.checks._refused_code import require_not_grader_code
 from autograder.judge import wire
 from autograder.judge.verdict import require_no_error
 
@@ -140,6 +141,7 @@ def judge(cases: dict, evidence: dict) -> list[str]:
         what = f"{NAME}(x, gamma, beta{'' if case['eps'] is None else f', eps={eps:g}'}) {case['label']}"
         calls = wire.field(result, "calls")
         if calls:
+            require_not_grader_code(what, str(calls[0])[:80])
             fail(f"{what} called {str(calls[0])[:80]}, a PyTorch normalization built-in; compute the mean and "
                  f"variance yourself with tensor operations (mean over several dims, arithmetic, sqrt).")
         returned = wire.field(result, "returned")

@@ -19,6 +19,7 @@ import torch
 
 from autograder.checks import call, fail, lookup, notebook_checks, require
 from autograder.checks._bn_backward import close, first_difference, refusing
+from autograder.checks._refused_code import require_not_grader_code
 from autograder.judge import wire
 from autograder.judge.verdict import require_no_error
 
@@ -263,6 +264,7 @@ def judge(cases: dict, evidence: dict) -> list[str]:
         calls = wire.field(result, "calls")
         if calls:
             call_name = str(calls[0])[:80]
+            require_not_grader_code(what, call_name)
             if any(word in call_name for word in ("backward", "grad", "dual")):
                 fail(f"{what} called {call_name}: autograd is what this exercise checks you against; compute "
                      f"dx, dgamma and dbeta yourself from the chain rule, with tensor operations.")

@@ -16,6 +16,7 @@ from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from autograder.checks import call
+from autograder.checks._refused_code import refusing_code
 from autograder.judge import wire
 
 __all__ = ["ForbiddenBuiltin", "forbid_normalization_builtins", "as_input", "call_from_scratch",
@@ -77,7 +78,8 @@ def forbid_normalization_builtins(calls: list[str]) -> Iterator[None]:
 
     Covers torch.nn.functional.{batch,layer,instance,group,rms}_norm, torch.batch_norm,
     torch.native_batch_norm and friends, and the forward of every nn.*Norm* layer; a dispatch
-    mode catches the same kernels reached any other way.  Everything is restored in ``finally``.
+    mode catches the same kernels reached any other way, and the grader's own references are refused
+    too (:mod:`._refused_code`).  Everything is restored in ``finally``.
     """
     saved_functions = [(owner, name, getattr(owner, name)) for owner, name in _function_targets()]
     saved_forwards = _module_forwards()
@@ -101,7 +103,7 @@ def forbid_normalization_builtins(calls: list[str]) -> Iterator[None]:
             setattr(owner, name, refusing(f"{prefix}.{name}"))
         for klass, _ in saved_forwards:
             klass.forward = refusing_forward()
-        with _KernelWatch(calls):
+        with _KernelWatch(calls), refusing_code(calls):
             yield
     finally:
         for owner, name, original in saved_functions:

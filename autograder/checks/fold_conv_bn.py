@@ -17,15 +17,12 @@ weight not scaled or scaled along the input channels, gamma and beta ignored.
 """
 from __future__ import annotations
 
-import contextlib
-import sys
-from typing import Iterator
-
 import torch
 import torch.nn.functional as F
 
 from autograder.checks import call, fail, lookup, notebook_checks, require
 from autograder.checks._bn_backward import close, first_difference, refusing
+from autograder.checks._refused_code import require_not_grader_code
 from autograder.judge import wire
 from autograder.judge.verdict import require_no_error
 
@@ -94,25 +91,6 @@ def _fusion_codes() -> dict:
             if callable(value) and hasattr(value, "__code__") and name.startswith("fuse")}
 
 
-@contextlib.contextmanager
-def refusing_fusion(calls: list) -> Iterator[None]:
-    """While active, a call to any ``torch.nn.utils.fusion.fuse*`` function raises and is recorded."""
-    codes = _fusion_codes()
-    previous = sys.getprofile()
-
-    def profile(frame, event, arg):
-        if event == "call" and frame.f_code in codes:
-            calls.append(codes[frame.f_code])
-            sys.setprofile(None)
-            raise RuntimeError(f"{codes[frame.f_code]} is not allowed here")
-
-    sys.setprofile(profile)
-    try:
-        yield
-    finally:
-        sys.setprofile(previous)
-
-
 def _build(case: dict):
     from torch import nn
 
@@ -169,7 +147,7 @@ def collect(namespace: dict, cases: dict) -> dict:
         conv, bn = _build(case)
         x = wire.as_tensor(case["x"])
         calls: list[str] = []
-        with refusing(calls, autograd=False, normalization=False), refusing_fusion(calls):
+        with refusing(calls, autograd=False, normalization=False, codes=_fusion_codes()):
             returned, error = call(fn, conv, bn)
         result = {"calls": calls[:5], "error": error, "conv_after": _state(conv), "bn_after": _state(bn)}
         if error is None:
@@ -282,6 +260,7 @@ def judge(cases: dict, evidence: dict) -> list[str]:
         dtype = wire.dtype_name(case["x"])
         calls = wire.field(result, "calls")
         if calls:
+            require_not_grader_code(what, str(calls[0])[:80])
             fail(f"{what} called {str(calls[0])[:80]}; work out the folded weight and bias yourself from "
                  f"conv's weight and bias and bn's running statistics, eps, weight and bias.")
         error = wire.field(result, "error")

@@ -31,6 +31,7 @@ import torch
 from autograder.checks import _bn_reference as ref
 from autograder.checks import call, lookup, notebook_checks
 from autograder.checks._bn_reference import require_unchanged
+from autograder.checks._refused_code import refusing_code, require_not_grader_code
 from autograder.checks.bn_forward import PRELUDE
 from autograder.checks.bn_forward_sandbox import as_input
 from autograder.judge import wire
@@ -56,10 +57,12 @@ def _evidence(fn, case: dict) -> dict:
     """One call on fresh copies of the case's tensors: its result, and its inputs afterwards."""
     inputs = {name: as_input(case[name], case["layout"] if name == "x" else "plain") for name in INPUTS}
     kwargs = {} if case["momentum"] is None else {"momentum": case["momentum"]}
-    result, error = call(fn, *inputs.values(), **kwargs)
+    calls: list[str] = []
+    with refusing_code(calls):
+        result, error = call(fn, *inputs.values(), **kwargs)
     if error is None and isinstance(result, tuple) and type(result) is not tuple:
         result = tuple(result)                    # a namedtuple is a tuple
-    return {"result": error if error is not None else wire.value(result),
+    return {"result": error if error is not None else wire.value(result), "calls": calls[:5],
             "after": {name: wire.tensor(tensor) for name, tensor in inputs.items()}}
 
 
@@ -199,6 +202,8 @@ def _judge(cases: dict, evidence: dict) -> list[str]:
         what = (f"{NAME}(running_mean, running_var, x"
                 f"{'' if case['momentum'] is None else f', momentum={m:g}'}) {case['label']}")
         inputs = {name: wire.as_tensor(case[name], name) for name in INPUTS}
+        for label in ref.builtins_called(record, "calls"):
+            require_not_grader_code(what, label)
         result = wire.field(record, "result")
         require_no_error(result, what)
         require_unchanged(record, {"x": inputs["x"]}, what)
