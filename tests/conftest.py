@@ -62,3 +62,22 @@ def root() -> Path:
 
 
 os.environ.setdefault("PYTHONUNBUFFERED", "1")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One Chromium for the whole session, shared by every browser test: Playwright's sync API
+    runs its event loop in the test's thread, so a second ``sync_playwright()`` cannot start
+    while a first one is open."""
+    try:
+        from playwright import sync_api
+    except ImportError:
+        pytest.fail("playwright is not installed: pip install -e '.[test]'", pytrace=False)
+    from browser_support import CHROMIUM, CHROMIUM_ARGS
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (`make browser` does)", pytrace=False)
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

@@ -21,7 +21,7 @@ import nbformat
 import pytest
 
 from autograder.course.build import assignments, source_notebook, write_notebook
-from browser_support import CHROMIUM, CHROMIUM_ARGS, JupyterLab, wait_for
+from browser_support import JupyterLab, wait_for
 from conftest import ROOT
 
 pytestmark = pytest.mark.browser
@@ -76,20 +76,6 @@ def lab(lab_root, tmp_path_factory, artifacts):
     server.start(timeout=180)
     yield server
     server.stop()
-
-
-@pytest.fixture(scope="session")
-def browser():
-    try:
-        from playwright import sync_api
-    except ImportError:
-        pytest.fail("playwright is not installed: pip install -e '.[test]'", pytrace=False)
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (`make browser` does)")
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

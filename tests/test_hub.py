@@ -39,7 +39,7 @@ import nbformat
 import pytest
 
 from autograder.course.build import source_notebook
-from browser_support import CHROMIUM, CHROMIUM_ARGS, LAB_SETTINGS, free_port, wait_for
+from browser_support import CHROMIUM, LAB_SETTINGS, free_port, wait_for
 from conftest import ROOT, run_bnlab
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -215,16 +215,6 @@ def hub():
 
 
 # --------------------------------------------------------------------------- the browser
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
 
 class Shots:
     def __init__(self):

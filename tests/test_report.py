@@ -1,25 +1,19 @@
 """OUT/report.html, the instructor's dashboard: its content from generated records, and in
-Chromium (from the file system, no server) its load time with 1,000 learners, search and sort.
+Chromium (from the file system, no server) with 1,000 learners: search, sort and filter.
 
-The load time with 1,000 learners (2,000 submissions) is measured from the navigation's start
-to the learners table drawn (``body[data-ready]``); docs/deploy.md quotes the figure of
-
-    .venv/bin/python -m pytest tests/test_report.py -k thousand -s
+Its load time with 1,000 learners is benchmarks/dashboard.py's figure (docs/deploy.md).
 """
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 
 from autograder.cohort.dashboard import STATUS_ADVICE, feedback_href, render_report, write_report
-from browser_support import CHROMIUM, CHROMIUM_ARGS
 from cohort_records import generated_records, record, write_results
 from conftest import ROOT
 
 ARTIFACTS = ROOT / "test-artifacts" / "report"
-LOAD_BUDGET_S = 3.0   # measured 0.9 to 1.5 s on 2 heavily shared cores; generous for CI
 
 
 def small_cohort() -> list[dict]:
@@ -66,59 +60,53 @@ def test_feedback_links_point_at_the_feedback_pages(tmp_path):
 
 
 @pytest.mark.browser
-def test_thousand_learners_load_fast_and_search_and_sort_work(tmp_path):
-    from playwright.sync_api import sync_playwright
-
+def test_thousand_learners_search_and_sort_work(tmp_path, browser):
+    """The dashboard of 1,000 learners in Chromium, offline: the first rows, search, sort, filter.
+    (How fast it loads is benchmarks/dashboard.py's figure, not an assertion here.)"""
     records = generated_records(1000)
     write_results(tmp_path, records)
-    started = time.perf_counter()
     path = write_report(tmp_path, records)
-    written = time.perf_counter() - started
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.route(re.compile(r"^https?://"), lambda route: route.abort())  # offline: nothing may be fetched
-            page.goto(path.as_uri())
-            page.wait_for_selector("body[data-ready='1']", timeout=30_000)
-            load = page.evaluate("performance.now()")  # ms since the navigation started
-            rows = page.locator("#learners tbody tr")
-            assert "2000 of 2000 submissions; the first 250 shown" in page.inner_text("#learner-count")
-            assert rows.count() == 250
-            page.screenshot(path=str(ARTIFACTS / "01-dashboard-1000-learners.png"))
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        page = context.new_page()
+        page.route(re.compile(r"^https?://"), lambda route: route.abort())  # offline: nothing may be fetched
+        page.goto(path.as_uri())
+        page.wait_for_selector("body[data-ready='1']", timeout=60_000)
+        rows = page.locator("#learners tbody tr")
+        assert "2000 of 2000 submissions; the first 250 shown" in page.inner_text("#learner-count")
+        assert rows.count() == 250
+        page.screenshot(path=str(ARTIFACTS / "01-dashboard-1000-learners.png"))
 
-            # search: one learner, both assignments, each row a link to the feedback page
-            page.fill("#learner-search", "learner0042")
-            assert rows.count() == 2
-            hrefs = [rows.nth(i).locator("a").get_attribute("href") for i in range(2)]
-            assert sorted(hrefs) == ["feedback/learner0042/03_layer_placement.html",
-                                     "feedback/learner0042/05_pitfalls.html"]
-            page.fill("#learner-search", "")
+        # search: one learner, both assignments, each row a link to the feedback page
+        page.fill("#learner-search", "learner0042")
+        assert rows.count() == 2
+        hrefs = [rows.nth(i).locator("a").get_attribute("href") for i in range(2)]
+        assert sorted(hrefs) == ["feedback/learner0042/03_layer_placement.html",
+                                 "feedback/learner0042/05_pitfalls.html"]
+        page.fill("#learner-search", "")
 
-            # sort by score: highest first, then lowest first
-            page.select_option("#learner-assignment", "05_pitfalls")
-            page.click("#learners th[data-key='score'] button")
-            def scores():
-                return [float(t.split("/")[0]) for t in page.locator("#learners tbody td:nth-child(4)").all_inner_texts()]
-            page.click("#learner-more")
-            first = scores()
-            assert len(first) == 1000 and first == sorted(first, reverse=True) and first[0] == 3
-            page.click("#learners th[data-key='score'] button")
-            assert scores() == sorted(first)
+        # sort by score: highest first, then lowest first
+        page.select_option("#learner-assignment", "05_pitfalls")
+        page.click("#learners th[data-key='score'] button")
 
-            # sort by status, filter by status
-            page.click("#learners th[data-key='status'] button")
-            statuses = page.locator("#learners tbody td:nth-child(3)").all_inner_texts()
-            assert statuses == sorted(statuses)
-            page.select_option("#learner-status", "timeout")
-            assert set(page.locator("#learners tbody td:nth-child(3)").all_inner_texts()) == {"timeout"}
-            page.screenshot(path=str(ARTIFACTS / "02-dashboard-sorted-filtered.png"))
-        finally:
-            browser.close()
-    print(f"\ndashboard with 1,000 learners (2,000 submissions): written in {written:.2f} s, "
-          f"{path.stat().st_size / 1e6:.2f} MB, loaded in Chromium in {load / 1000:.2f} s")
-    assert load / 1000 < LOAD_BUDGET_S
+        def scores():
+            return [float(t.split("/")[0]) for t in page.locator("#learners tbody td:nth-child(4)").all_inner_texts()]
+        page.click("#learner-more")
+        first = scores()
+        assert len(first) == 1000 and first == sorted(first, reverse=True) and first[0] == 3
+        page.click("#learners th[data-key='score'] button")
+        assert scores() == sorted(first)
+
+        # sort by status, filter by status
+        page.click("#learners th[data-key='status'] button")
+        statuses = page.locator("#learners tbody td:nth-child(3)").all_inner_texts()
+        assert statuses == sorted(statuses)
+        page.select_option("#learner-status", "timeout")
+        assert set(page.locator("#learners tbody td:nth-child(3)").all_inner_texts()) == {"timeout"}
+        page.screenshot(path=str(ARTIFACTS / "02-dashboard-sorted-filtered.png"))
+    finally:
+        context.close()
 
 
 def test_an_unisolated_run_is_flagged_at_the_top(tmp_path):
