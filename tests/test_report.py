@@ -116,3 +116,59 @@ def test_an_unisolated_run_is_flagged_at_the_top(tmp_path):
     page = render_report(tmp_path, records)
     assert page.index("WARNING: the last run had no isolation") < page.index("<section")
     assert "WARNING: no isolation." in page and "bubblewrap is missing" in page
+
+
+HOSTILE = "<script>window.pwned = 1</script><img src=x onerror='window.pwned = 2'><a href='javascript:window.pwned=3'>x</a>"
+
+
+@pytest.mark.browser
+def test_learner_html_runs_no_script_on_the_feedback_page_or_the_dashboard(tmp_path, browser):
+    """Learner outputs and markdown, and a learner-chosen id, are hostile: opened by the instructor,
+    neither page runs a script of theirs nor fetches anything; the lesson's own markdown stays markdown."""
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+    from autograder.cohort.feedback import write_feedback
+    from autograder.submission.result import CellResult, Result
+
+    notebook = new_notebook(cells=[
+        new_markdown_cell("# The lesson\n\nSome *text*, a [link](https://pytorch.org).\n\n" + HOSTILE),
+        new_code_cell("display(HTML(...))", outputs=[
+            new_output("display_data", data={"text/html": HOSTILE + "<meta http-equiv='refresh' content='0;url=https://x'>",
+                                             "text/plain": "html"}),
+            new_output("display_data", data={"application/javascript": "window.pwned = 4"}),
+            new_output("display_data", data={"image/svg+xml": "<svg onload='window.pwned = 5'></svg>"}),
+            new_output("display_data", data={"text/markdown": HOSTILE})])])
+    notebook.metadata["language_info"] = {"name": "python"}
+    student = "mallory</script><script>window.pwned = 6</script>"
+    diagnosis = "No BatchNorm1d(64)</script><script>window.pwned = 7</script>"
+    result = Result(student, "03_layer_placement", "graded", None, 0.0, 5.0,
+                    {"bn_mlp_test": CellResult(0.0, 5.0, diagnosis)}, notebook=notebook)
+    feedback = write_feedback(tmp_path, result)
+    records = [record(student, "03_layer_placement", "graded", {}, 3.0)]
+    records[0]["cells"]["bn_mlp"]["feedback"] = diagnosis
+    write_results(tmp_path, records)
+    dashboard = write_report(tmp_path, records)
+
+    context = browser.new_context()
+    fetched, dialogs = [], []
+    try:
+        page = context.new_page()
+        page.route(re.compile(r"^https?://"), lambda route: (fetched.append(route.request.url), route.abort()))
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        page.goto(feedback.as_uri())
+        page.wait_for_load_state("load")
+        assert page.evaluate("window.pwned") is None
+        assert page.locator("h1", has_text="The lesson").count() == 1   # markdown still rendered
+        assert "window.pwned = 7" in page.inner_text("body")             # the diagnosis shown as text
+        if page.locator("a:text-is('x')").count():                   # the javascript: link, if it survived
+            page.click("a:text-is('x')", timeout=2_000)
+        assert page.evaluate("window.pwned") is None
+        page.goto(dashboard.as_uri())
+        page.wait_for_selector("body[data-ready='1']", timeout=60_000)
+        assert page.evaluate("window.pwned") is None
+        page.fill("#learner-search", "mallory")
+        assert "mallory</script>" in page.inner_text("#learners")        # the id shown as text
+        assert page.evaluate("window.pwned") is None
+    finally:
+        context.close()
+    assert not fetched and not dialogs

@@ -23,6 +23,11 @@ def _write(path: Path, text: str) -> None:
     os.replace(temporary, path)
 
 
+# The page shows learner outputs: whatever the sanitizer (render.py) might miss, no script runs,
+# nothing is fetched, no form is sent (a meta policy works from the file system too).
+FEEDBACK_POLICY = ("<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; img-src data:; "
+                   "style-src 'unsafe-inline'; form-action 'none'; base-uri 'none'\">")
+
 FEEDBACK_STYLE = """
 body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
 table{border-collapse:collapse;margin:1rem 0}td,th{border:1px solid #ccc;padding:.4rem .6rem;text-align:left;vertical-align:top}
@@ -62,7 +67,7 @@ def write_feedback(out: Path, result: Result) -> Path:
         from autograder.cohort.render import notebook_html
 
         body = notebook_html(feedback_notebook(result.notebook))
-    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(result.assignment)} · "
+    page = (f"<!doctype html><html><head><meta charset='utf-8'>{FEEDBACK_POLICY}<title>{html.escape(result.assignment)} · "
             f"{html.escape(result.student_id)}</title><style>{FEEDBACK_STYLE}</style></head><body>"
             f"<h1>{html.escape(result.assignment)}: {result.score:g} / {result.max_score:g}</h1>"
             f"<p>Student: {html.escape(result.student_id)}</p>{status}"

@@ -16,13 +16,41 @@ _lock = threading.Lock()  # one exporter, used by the single writer; nbconvert's
 _exporter = None
 
 
+# What a notebook's markdown and outputs may keep on a feedback page: text, tables, code, links
+# and inline images; no script, style, form, frame, object, meta or event handler.
+# (nbconvert's own clean_html escapes paragraphs and headings, which would garble every lesson cell.)
+_TAGS = {"a", "abbr", "b", "blockquote", "br", "code", "del", "details", "div", "em", "h1", "h2", "h3", "h4",
+         "h5", "h6", "hr", "i", "img", "kbd", "li", "ol", "p", "pre", "s", "span", "strong", "sub", "summary",
+         "sup", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "ul"}
+
+
+def _allowed_attribute(tag: str, name: str, value: str) -> bool:
+    if name in ("class", "id", "title", "alt", "colspan", "rowspan", "align"):
+        return True
+    if tag == "a" and name == "href":
+        return value.startswith(("http://", "https://", "mailto:", "#")) or "://" not in value and ":" not in value
+    if tag == "img" and name == "src":
+        return value.startswith(("data:image/png;", "data:image/jpeg;", "data:image/gif;"))
+    if tag == "img" and name in ("width", "height"):
+        return True
+    return False
+
+
+def _cleaner():
+    import bleach
+
+    return bleach.Cleaner(tags=_TAGS, attributes=_allowed_attribute,
+                          protocols={"http", "https", "mailto", "data"}, strip=True, strip_comments=True)
+
+
 def _cached_exporter():
     from jinja2 import pass_context
     from nbconvert import HTMLExporter
     from nbconvert.filters.highlight import Highlight2HTML
-    from nbconvert.filters.strings import clean_html
 
-    exporter = HTMLExporter(template_name="basic")
+    # Learner outputs and markdown are hostile: bleach them (scripts, event handlers, javascript:
+    # links go); the page also forbids every script by its Content-Security-Policy (feedback.py).
+    exporter = HTMLExporter(template_name="basic", sanitize_html=True)
     markdown2html = exporter.markdown2html
 
     @functools.lru_cache(maxsize=None)
@@ -50,7 +78,7 @@ def _cached_exporter():
 
     exporter.register_filter("highlight_code", highlight_code)
     exporter.register_filter("markdown2html", cached_markdown2html)
-    exporter.register_filter("clean_html", functools.lru_cache(maxsize=16384)(clean_html))
+    exporter.register_filter("clean_html", functools.lru_cache(maxsize=16384)(_cleaner().clean))
     return exporter
 
 
