@@ -1041,6 +1041,7 @@ EXTRA_FILES = {
     "torch.py": b"raise SystemExit('shadowed torch')\n",
     "other.ipynb": b"{not json",
     "gradebook.db": b"SQLite format 3\x00" + bytes(100),
+    ".bnlab-process.log": b"the name of the kernel's own log\n",
 }
 
 
