@@ -40,7 +40,7 @@ from autograder.checks import _bn_reference as ref
 from autograder.checks import call, lookup, notebook_checks
 from autograder.checks._bn_reference import (first_match, output_tensor, require_from_scratch,
                                              require_unchanged, what_for)
-from autograder.checks.bn_forward_sandbox import (ForbiddenBuiltin, as_input, call_from_scratch,  # noqa: F401
+from autograder.checks._from_scratch import (ForbiddenBuiltin, as_input, call_from_scratch,  # noqa: F401
                                                   evidence_of_call, forbid_normalization_builtins)
 from autograder.judge import wire
 from autograder.judge.verdict import fail, require, require_no_error
@@ -62,7 +62,7 @@ INPUTS = ("x", "gamma", "beta")
 
 
 # --------------------------------------------------------------------------------------------
-# Sandbox side (the shared part, and the normalization built-ins refused: bn_forward_sandbox).
+# Sandbox side (the shared part, and the normalization built-ins refused: _from_scratch).
 # --------------------------------------------------------------------------------------------
 def _evidence_of_gradients(fn, case: dict) -> dict:
     """The same call with x, gamma, beta requiring gradients, then autograd.grad of <y, dout>."""

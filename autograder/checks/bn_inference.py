@@ -36,7 +36,7 @@ from autograder.checks import lookup, notebook_checks
 from autograder.checks._bn_reference import (first_match, output_tensor, require_from_scratch,
                                              require_unchanged, what_for)
 from autograder.checks.bn_forward import PRELUDE
-from autograder.checks.bn_forward_sandbox import evidence_of_call
+from autograder.checks._from_scratch import evidence_of_call
 from autograder.judge import wire
 from autograder.judge.verdict import fail, require_no_error
 from utils.device import one_thread

@@ -23,7 +23,7 @@ from __future__ import annotations
 import torch
 
 from autograder.checks import call, lookup, notebook_checks
-from autograder.checks import train_epoch_net as net
+from autograder.checks import _nets as net
 from autograder.judge import wire
 from autograder.judge.verdict import fail, require, require_no_error
 

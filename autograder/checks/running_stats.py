@@ -33,7 +33,7 @@ from autograder.checks import call, lookup, notebook_checks
 from autograder.checks._bn_reference import require_unchanged
 from autograder.checks._refused_code import refusing_code, require_not_grader_code
 from autograder.checks.bn_forward import PRELUDE
-from autograder.checks.bn_forward_sandbox import as_input
+from autograder.checks._from_scratch import as_input
 from autograder.judge import wire
 from autograder.judge.verdict import fail, require, require_no_error
 from utils.device import one_thread
