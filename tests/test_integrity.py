@@ -36,7 +36,7 @@ from adversarial import ASSIGNMENT, Context, cases
 from conftest import ROOT, grade
 
 CASES = [case for case in cases() if re.search(os.environ.get("BNLAB_ADVERSARIAL_CASES", ""), case.student_id)]
-SANDBOX_UIDS = range(61000, 61000 + 1000 * 64)  # autograder.sandbox.first_uid(): 64 per run
+SANDBOX_UIDS = range(61000, 61000 + 1000 * 64)  # autograder.run.sandbox.UidBlock: blocks of 64 per run
 # A generous notebook deadline: on a machine shared by several runs the lesson's own cells can take
 # more than 90 s, and a case that is not about time must not end as a timeout.
 LIMITS = ("--workers", "2", "--timeout", "20", "--notebook-timeout", "240", "--memory-mb", "2048")
@@ -147,7 +147,7 @@ class UnixListener(Listener):
 
 
 class GraderWatch:
-    """Finds this run's `bnlab grade` process, hence its sandbox users (autograder.run.sandbox.first_uid)."""
+    """Finds this run's `bnlab grade` process; its sandbox users are in OUT/run.json."""
 
     def __init__(self, submitted: Path):
         self.submitted, self.pid = submitted, None
@@ -161,13 +161,14 @@ class GraderWatch:
                 if "autograder.cli grade" in info["cmdline"] and f" {self.submitted} " in f" {info['cmdline']} ":
                     self.pid = pid
 
-    def uids(self) -> range:
+    def uids(self, out: Path) -> range:
         self.stopping.set()
         self.thread.join(timeout=5)
-        if self.pid is None:
+        try:
+            first, last = json.loads((out / "run.json").read_text(encoding="utf-8"))["sandbox_users"]
+        except (OSError, ValueError, KeyError, TypeError):
             return range(0)
-        first = 61000 + (self.pid % 1000) * 64
-        return range(first, first + 64)
+        return range(first, last + 1)
 
 
 def file_state(path: Path) -> tuple:
@@ -242,7 +243,7 @@ def cohort(tmp_path_factory):
     elapsed = time.monotonic() - started
     if elapsed > WATCHDOG_SECONDS:
         error = f"bnlab grade hung: stopped after {WATCHDOG_SECONDS} s. " + (error or "")
-    uids = grader.uids()
+    uids = grader.uids(out)
     leftovers = left_behind(base, token, before) + left_behind(scratch_tmp, token, before)
     leftovers += [f"pid {pid} uid {info['uid']} (a sandbox user of this run) cmdline {info['cmdline'][:160]!r}"
                   for pid, info in processes().items() if info["uid"] in uids]

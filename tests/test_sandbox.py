@@ -1,6 +1,7 @@
 """The sandbox hides the course wherever it lives (also under /tmp, as CI's clone may)."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -49,3 +50,27 @@ def test_no_network_inside(tmp_path):
     code = ("import socket\ns = socket.socket()\ns.settimeout(2)\n"
             "try:\n    s.connect(('127.0.0.1', 22)); print('connected')\nexcept OSError as e:\n    print('refused')")
     assert _inside(sandbox.bwrap_prefix(ROOT, [], scratch), code).strip() == "refused"
+
+
+def test_overlapping_runs_never_share_a_sandbox_user():
+    """Two grader runs on one machine (here two in one process, and one in another process, with
+    the same place to start from) hold disjoint blocks of user ids until they release them."""
+    if os.geteuid() != 0:
+        pytest.skip("sandbox users exist only for a grader run as root")
+    first, second = sandbox.UidBlock(2), sandbox.UidBlock(70)   # 70 ids: two blocks
+    try:
+        ids = [set(range(block.first, block.first + block.count)) for block in (first, second)]
+        assert not ids[0] & ids[1]
+        assert all(uid >= sandbox.FIRST_UID for uid in ids[0] | ids[1])
+        other = subprocess.run([sys.executable, "-c",
+                                "from autograder.run import sandbox; b = sandbox.UidBlock(4); print(b.first)"],
+                               capture_output=True, text=True, cwd=ROOT, check=True)
+        assert int(other.stdout) not in ids[0] | ids[1]
+    finally:
+        first.release()
+        second.release()
+    again = sandbox.UidBlock(2)   # released blocks are free again
+    try:
+        assert again.first == first.first
+    finally:
+        again.release()

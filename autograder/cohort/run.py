@@ -161,7 +161,8 @@ def grade_cohort(root: Path, submitted: Path, out: Path, *, assignments: Optiona
             workers = max(1, workers or os.cpu_count() or 1)
             slots = Slots(workers, root, [out, submitted.resolve(), work], start_zygote=False)
             isolation = slots.isolation
-            run_info = {"cgroups": cgroup_support().describe(), "workers": workers}
+            run_info = {"cgroups": cgroup_support().describe(), "workers": workers,
+                        "sandbox_users": slots.sandbox_users}
             graded = grade_locally(todo, slots, db_url, limits, environment)
         if progress or not isolation.available:
             print(("isolation: " if isolation.available else "WARNING: ") + isolation.description, file=sys.stderr)

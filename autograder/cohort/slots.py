@@ -45,12 +45,19 @@ class Slots:
         self._hidden = list(hidden or [])
         self.zygote: Optional[Zygote] = None
         self._free: "queue.Queue[Slot]" = queue.Queue()
-        first = sandbox.first_uid()
+        self._uids = sandbox.UidBlock(self.count)
         for index in range(self.count):
-            uid = first + index if self.isolation.available else None
+            uid = self._uids.first + index if self.isolation.available else None
             self._free.put(Slot(zygote=None, uid=uid, scratch_root=self.scratch_root))
         if start_zygote:
             self.start()
+
+    @property
+    def sandbox_users(self) -> Optional[list[int]]:
+        """[first, last] of this run's sandbox user ids, or None without a sandbox."""
+        if not self.isolation.available:
+            return None
+        return [self._uids.first, self._uids.first + self.count - 1]
 
     def start(self) -> None:
         """Start the fork server (PyTorch imported once, in the sandbox when there is one)."""
@@ -79,6 +86,7 @@ class Slots:
             self.zygote.close()
             self.zygote = None
         shutil.rmtree(self.scratch_root, ignore_errors=True)
+        self._uids.release()
 
 
 __all__ = ["Slots"]

@@ -20,20 +20,65 @@ with the limits alone; the run says so in its output and in the report.
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Optional
 
-FIRST_UID = 61000  # sandbox users: first_uid() + worker slot
+FIRST_UID = 61000  # sandbox users: a block of 64 per grader run, from 61000
+UID_BLOCK, UID_BLOCKS = 64, 1000
+UID_LOCKS = Path("/run/bnlab-uids") if os.path.isdir("/run") else Path(tempfile.gettempdir()) / "bnlab-uids"
 
 
-def first_uid() -> int:
-    """The first sandbox user id of this grader run: runs that overlap on one machine get
-    different users (64 per run, from 61000), so one run's submissions cannot signal another's."""
-    return FIRST_UID + (os.getpid() % 1000) * 64
+class UidBlock:
+    """Sandbox user ids ``first .. first + count - 1``, held for this grader run alone.
+
+    Runs that overlap on one machine (two instructors, a test suite, Dask workers side by side)
+    must never share a user: one run's learner code could then signal another's, and each run
+    kills every process of its users after each stage.  Each block of 64 ids has a lock file
+    (root's folder, ``flock``); a run takes the first free blocks from a place that depends on
+    its pid, and the kernel releases them when the run ends, however it ends."""
+
+    def __init__(self, count: int):
+        self.count = max(1, count)
+        blocks = -(-self.count // UID_BLOCK)
+        self._fds: list[int] = []
+        start = os.getpid() % UID_BLOCKS
+        try:
+            UID_LOCKS.mkdir(mode=0o700, exist_ok=True)
+        except OSError:  # not root: there is no sandbox, the ids are not used
+            self.first = FIRST_UID + start * UID_BLOCK
+            return
+        for offset in range(UID_BLOCKS):
+            first_block = (start + offset) % UID_BLOCKS
+            if first_block + blocks <= UID_BLOCKS and self._take(range(first_block, first_block + blocks)):
+                self.first = FIRST_UID + first_block * UID_BLOCK
+                return
+        raise RuntimeError(f"every block of sandbox user ids ({FIRST_UID} and up) is held by another grader run")
+
+    def _take(self, blocks: range) -> bool:
+        taken = []
+        for block in blocks:
+            fd = os.open(UID_LOCKS / f"{block}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                for other in taken:
+                    os.close(other)
+                return False
+            taken.append(fd)
+        self._fds = taken
+        return True
+
+    def release(self) -> None:
+        for fd in self._fds:
+            os.close(fd)
+        self._fds = []
 
 
 @dataclasses.dataclass
