@@ -1035,6 +1035,18 @@ def build_huge_file(ctx):
 
 HUGE_PRINT = "print('y' * 5_000_000)\nfrom IPython.display import HTML\nHTML('<b>z</b>' * 300_000)"
 
+DISK_FILL = """
+import os
+_written = 0
+try:
+    for _i in range(40):                       # 4 GB in files of 100 MB, each under the file-size limit
+        with open(f"fill-{_i}.bin", "wb") as _f:
+            _f.write(b"\\0" * (100 << 20))
+        _written += 100
+except OSError as _error:
+    print(f"stopped after {_written} MB: {_error}")
+"""
+
 EXTRA_FILES = {
     "notes.txt": b"my notes\n",
     "helper.py": b"raise SystemExit('imported the helper')\n",
@@ -1162,6 +1174,9 @@ def cases() -> list[Case]:
         Case("limit-memory-touched", build_end_cells(
             "import numpy as np\n_hogs = []\nwhile True:\n    _hogs.append(np.ones(2**26))"), "memory", 8.0,
             what=limits),
+        # files until the disk is full: the run's scratch is a tmpfs of its own (or the memory cap ends it first)
+        Case("limit-disk-fill", build_end_cells(DISK_FILL), "graded", 8.0, also=("memory",),
+             what=limits + " (the scratch tmpfs fills, not the machine's disk)"),
         Case("limit-os-exit", build_end_cells("import os\nos._exit(3)"), "crashed", 8.0, "kernel died", what=limits),
         Case("limit-segfault", build_end_cells("import ctypes\nctypes.string_at(0)"), "crashed", 8.0, what=limits),
         Case("limit-processes", build_processes, "graded", 8.0, what=limits + " (every child process ended)"),

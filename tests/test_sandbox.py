@@ -74,3 +74,30 @@ def test_overlapping_runs_never_share_a_sandbox_user():
         assert again.first == first.first
     finally:
         again.release()
+
+
+def test_the_scratch_is_a_tmpfs_of_its_own_and_a_killed_run_leaves_none_behind(tmp_path):
+    """Learner files fill the run's own tmpfs, not the machine's disk; a root a killed grader left
+    mounted (its pid in the name, no such process) is unmounted by the next run."""
+    if os.geteuid() != 0:
+        pytest.skip("the scratch tmpfs needs root (as the sandbox does)")
+    root = sandbox.make_scratch_root(1, isolated=True)
+    try:
+        assert root in sandbox._scratch_mounts(root.parent)
+        with pytest.raises(OSError):  # No space left on device, long before the disk's end
+            with open(root / "fill.bin", "wb") as handle:
+                for _ in range(sandbox.SCRATCH_MB_PER_SLOT + 1):
+                    handle.write(bytes(1 << 20))
+    finally:
+        (root / "fill.bin").unlink(missing_ok=True)
+    dead = Path("/tmp") / f"{sandbox.SCRATCH_PREFIX}4194302-left"  # a pid above any live one here
+    dead.mkdir(mode=0o711)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(dead)], check=True)
+    other = sandbox.make_scratch_root(1, isolated=True)       # the next run cleans up
+    try:
+        assert dead not in sandbox._scratch_mounts(dead.parent) and not dead.exists()
+        assert root in sandbox._scratch_mounts(root.parent)   # a live run's root is left alone
+    finally:
+        for path in (root, other):
+            sandbox.remove_scratch_root(path)
+    assert not root.exists() and root not in sandbox._scratch_mounts(root.parent)

@@ -14,10 +14,7 @@ thread that lives as long as the slots (it dies with the thread that started it)
 from __future__ import annotations
 
 import contextlib
-import os
 import queue
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Iterator, Optional
 
@@ -38,9 +35,7 @@ class Slots:
                  start_zygote: bool = True):
         self.count = max(1, count)
         self.isolation = sandbox.probe()
-        # A short path: the kernels' ipc sockets live in it, and a socket path has at most 107 bytes.
-        self.scratch_root = Path(tempfile.mkdtemp(prefix="bnlab-", dir="/tmp" if os.path.isdir("/tmp") else None))
-        self.scratch_root.chmod(0o711)
+        self.scratch_root = sandbox.make_scratch_root(self.count, self.isolation.available)
         self._course_root = course_root
         self._hidden = list(hidden or [])
         self.zygote: Optional[Zygote] = None
@@ -85,7 +80,7 @@ class Slots:
         if self.zygote is not None:
             self.zygote.close()
             self.zygote = None
-        shutil.rmtree(self.scratch_root, ignore_errors=True)
+        sandbox.remove_scratch_root(self.scratch_root)
         self._uids.release()
 
 

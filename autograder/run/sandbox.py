@@ -150,6 +150,61 @@ def bwrap_prefix(course_root: Path, hidden: list[Path], scratch_root: Path) -> l
     return args
 
 
+SCRATCH_PREFIX = "bnlab-"
+SCRATCH_MB_PER_SLOT = 1024
+
+
+def make_scratch_root(slots: int, isolated: bool) -> Path:
+    """The run's scratch root: every submission's folders go below it.
+
+    With the sandbox it is a tmpfs of its own (``SCRATCH_MB_PER_SLOT`` per worker slot), so that
+    learner code writing file after file fills that, not the machine's disk: its writes end in
+    ``No space left on device`` (and count against the submission's memory cgroup), while the
+    grader's outputs, gradebook and the other runs stay writable.  Its name carries the grader's
+    pid: a root left mounted by a grader that was killed is unmounted by the next run
+    (:func:`remove_stale_scratch`).  A short path: the kernels' ipc sockets live in it, and a
+    socket path has at most 107 bytes."""
+    base = "/tmp" if os.path.isdir("/tmp") else None
+    root = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-", dir=base))
+    root.chmod(0o711)
+    if isolated:
+        remove_stale_scratch(root.parent)
+        size = SCRATCH_MB_PER_SLOT * max(1, slots)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}m,mode=0711,nosuid,nodev", "tmpfs", str(root)],
+                       stdin=subprocess.DEVNULL, capture_output=True, check=False)
+    return root
+
+
+def _scratch_mounts(parent: Path) -> list[Path]:
+    try:
+        lines = Path("/proc/self/mounts").read_text().splitlines()
+    except OSError:
+        return []
+    found = []
+    for line in lines:
+        fields = line.split()
+        if len(fields) > 2 and fields[2] == "tmpfs":
+            path = Path(fields[1].encode().decode("unicode_escape"))
+            if path.parent == parent and path.name.startswith(SCRATCH_PREFIX):
+                found.append(path)
+    return found
+
+
+def remove_stale_scratch(parent: Path) -> None:
+    """Unmount and remove the scratch roots of graders that are gone (killed before they could)."""
+    for path in _scratch_mounts(parent):
+        pid = path.name[len(SCRATCH_PREFIX):].split("-")[0]
+        if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+            remove_scratch_root(path)
+
+
+def remove_scratch_root(root: Path) -> None:
+    """Unmount the run's tmpfs (if it is one) and delete the folder."""
+    if root in _scratch_mounts(root.parent):
+        subprocess.run(["umount", "--lazy", str(root)], stdin=subprocess.DEVNULL, capture_output=True, check=False)
+    remove_folder(root)
+
+
 def sandbox_env(scratch_root: Path) -> dict:
     env = {key: value for key, value in os.environ.items() if key in {"PATH", "LANG", "LC_ALL", "TERM"}}
     env.update({"HOME": str(scratch_root), "PYTHONDONTWRITEBYTECODE": "1"})
