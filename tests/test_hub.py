@@ -175,6 +175,25 @@ class Hub:
         return forced
 
 
+@contextlib.contextmanager
+def reachable_by_the_accounts(*paths: Path):
+    """The learners' servers run bnlab's checkout and packages as their own users: a folder above
+    them closed to others (a checkout in a ``mktemp -d`` folder, 0700) is opened for traversal
+    (o+x, no listing) during the round, and closed again after."""
+    opened = {}
+    for path in paths:
+        for folder in [path.resolve(), *path.resolve().parents]:
+            mode = folder.stat().st_mode
+            if not mode & 0o001 and folder not in opened:
+                opened[folder] = mode
+                folder.chmod((mode & 0o7777) | 0o001)
+    try:
+        yield
+    finally:
+        for folder, mode in opened.items():
+            folder.chmod(mode & 0o7777)
+
+
 def remove_leftovers() -> None:
     """Accounts a killed earlier run left behind (only ours: their home is in a test folder)."""
     for user in USERS:
@@ -204,14 +223,15 @@ def hub():
     base = Path(tempfile.mkdtemp(prefix=PREFIX, dir="/tmp"))
     base.chmod(0o755)  # the learners' servers read their homes and the exchange below it
     server = Hub(base)
-    try:
-        server.start()
-        yield server
-    finally:
-        forced = server.stop()
-        shutil.rmtree(base, ignore_errors=True)
-        assert not [u for u in USERS if account_exists(u)], "the test accounts were not removed"
-        assert not forced, f"had to kill {', '.join(forced)} at the end:\n{server.log_tail()}"
+    with reachable_by_the_accounts(ROOT, Path(sys.prefix)):
+        try:
+            server.start()
+            yield server
+        finally:
+            forced = server.stop()
+            shutil.rmtree(base, ignore_errors=True)
+            assert not [u for u in USERS if account_exists(u)], "the test accounts were not removed"
+            assert not forced, f"had to kill {', '.join(forced)} at the end:\n{server.log_tail()}"
 
 
 # --------------------------------------------------------------------------- the browser
@@ -510,6 +530,7 @@ def test_course_round_on_the_hub(hub, browser, tmp_path):
             assert AFTER_RELU not in page_text and full in shown and "✗" not in shown, shown[:2000]
         # What the learner had anyway (the released lesson, their own answers) is not a leak.
         public = "\n".join(cell.source for cell in lesson.cells) + "\n" + "\n".join(ANSWERS[user].values())
+        public += "\n" + public.replace("`", "")  # markdown as rendered: `code` shows without its backticks
         leaked = [line for line in hidden + solution
                   if (line in page_text or line in shown) and line not in public]
         assert not leaked, f"{user}'s feedback shows instructor-only text: {leaked}"

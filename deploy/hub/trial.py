@@ -63,6 +63,13 @@ def user_environment(config: dict) -> Path:
     bnlab, without installing them twice.  A real hub installs bnlab where everyone can read it
     instead (docs/deploy.md)."""
     own = Path(sys.executable).parent
+    site_packages = next(Path(sys.prefix).glob("lib/python*/site-packages"))
+    for needed, what in ((site_packages, "bnlab's installed packages"), (HERE.parent.parent, "bnlab's checkout")):
+        if not reachable_by_everyone(needed):
+            blocking = next(p for p in [needed.resolve(), *needed.resolve().parents] if not os.stat(p).st_mode & 0o001)
+            raise SystemExit(f"deploy/hub: the users cannot reach {what} in {needed}: {blocking} is closed to "
+                             f"others (chmod o+x {blocking}, or install bnlab where everyone can read it: "
+                             f"docs/deploy.md)")
     if reachable_by_everyone(Path(sys.executable)):
         return own
     version = f"python{sys.version_info.major}.{sys.version_info.minor}"
@@ -74,7 +81,6 @@ def user_environment(config: dict) -> Path:
     python = target / "bin" / "python"
     if not python.exists():
         subprocess.run([system, "-m", "venv", "--without-pip", str(target)], check=True)
-    site_packages = next(Path(sys.prefix).glob(f"lib/{version}/site-packages"))
     (target / "lib" / version / "site-packages" / "bnlab-environment.pth").write_text(
         f"import site; site.addsitedir({str(site_packages)!r})\n", encoding="utf-8")
     for folder in [target, *target.parents]:
