@@ -297,6 +297,7 @@ def main() -> None:
     parser.add_argument("--skip-cluster", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     args = parser.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # each leg's figures as soon as it ends (a long run)
     ensure_tools_on_path()
     work = Path(tempfile.mkdtemp(prefix="bnlab-cohort-bench-"))
     limits = ["--timeout", str(args.timeout), "--notebook-timeout", str(args.notebook_timeout)]
