@@ -9,11 +9,16 @@ The client (this process) keeps everything that needs the gradebook or ``OUT``:
 Each submission is one Dask task asking for one ``grading_slot`` (see
 :mod:`autograder.cohort.dask_worker`), with the prepared submission inside the task itself:
 when a worker is lost mid-submission the scheduler still holds it and runs it again on another
-worker, and the client records only the one result it receives.  A submission whose task
-kills every worker it lands on is given up after ``distributed.scheduler.allowed-failures``
-tries (Dask's ``KilledWorker``; 3 by default, set on the scheduler) and recorded as
-``crashed``.  At most twice as many submissions as the cluster has slots are in flight, so the
-client's memory does not grow with the cohort.
+worker, and the client records only the one result it receives.
+
+A submission whose task kills every worker it lands on is given up by Dask after
+``distributed.scheduler.allowed-failures`` tries (``KilledWorker``; 3 by default, set on the
+scheduler).  Dask counts a lost worker against every task it held, also the ones only waiting
+there for a free slot, so a right answer queued behind the culprit can be given up with it.  A
+submission Dask gives up on is therefore tried once more at the end, alone on the cluster (no
+other submission in flight), and recorded ``crashed`` only if it stops its workers then too.
+At most twice as many submissions as the cluster has slots are in flight, so the client's
+memory does not grow with the cohort.
 """
 from __future__ import annotations
 
@@ -43,6 +48,11 @@ def _quiet_dask_logs() -> None:
     """Dask logs every lost worker and retried task; the progress bar and the records say it."""
     for name in ("distributed", "distributed.client", "distributed.scheduler", "distributed.worker"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+def _given_up(future) -> bool:
+    """Whether Dask gave this task up because workers it was on were lost (``KilledWorker``)."""
+    return future.status == "error" and type(future.exception()).__name__ == "KilledWorker"
 
 
 class ClusterPool:
@@ -137,6 +147,17 @@ class ClusterPool:
         completed = as_completed(loop=self.client.loop)
         ours = identity()["code"]
 
+        suspects: list[tuple] = []  # given up on by Dask: tried again at the end, alone
+
+        def submit(student_id, instructor, prepared) -> None:
+            key = f"bnlab-grade-{uuid.uuid4().hex}"
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # "large graph": the notebook travels in the task
+                future = self.client.submit(run_submission, prepared, limits, key=key, pure=False,
+                                            resources={SLOT: 1}, retries=0)
+            in_flight[future.key] = (student_id, instructor, prepared, future)
+            completed.add(future)
+
         def top_up() -> None:
             while len(in_flight) < window:
                 item = next(items, None)
@@ -151,13 +172,7 @@ class ClusterPool:
                 if prepared.problem is not None:  # an unreadable file: nothing to run, judged here
                     ready.append((finish(prepared, None, instructor, environment), "client"))
                     continue
-                key = f"bnlab-grade-{uuid.uuid4().hex}"
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")  # "large graph": the notebook travels in the task
-                    future = self.client.submit(run_submission, prepared, limits, key=key, pure=False,
-                                                resources={SLOT: 1}, retries=0)
-                in_flight[future.key] = (student_id, instructor, prepared, future)
-                completed.add(future)
+                submit(student_id, instructor, prepared)
 
         try:
             top_up()
@@ -169,9 +184,19 @@ class ClusterPool:
                     continue
                 future = next(completed)
                 student_id, instructor, prepared, _ = in_flight.pop(future.key)
-                yield self._finished(future, student_id, instructor, prepared, environment, finish, ours)
+                if _given_up(future):
+                    suspects.append((student_id, instructor, prepared))
+                else:
+                    yield self._finished(future, student_id, instructor, prepared, environment, finish, ours)
                 del future
                 top_up()
+            # Alone on the cluster, a lost worker is this submission's doing (or the machine's).
+            for student_id, instructor, prepared in suspects:
+                submit(student_id, instructor, prepared)
+                future = next(completed)
+                in_flight.pop(future.key)
+                yield self._finished(future, student_id, instructor, prepared, environment, finish, ours)
+                del future
         finally:
             leftover = [entry[3] for entry in in_flight.values()]
             if leftover:
@@ -184,8 +209,8 @@ class ClusterPool:
             answer = future.result()
         except Exception as error:
             if type(error).__name__ == "KilledWorker":
-                reason = ("Grading this submission stopped every grading worker it ran on, each time it was tried; "
-                          "it was not graded.")
+                reason = ("Grading this submission stopped every grading worker it ran on, each time it was tried, "
+                          "also when it was tried alone on the cluster; it was not graded.")
                 given_up = _failed(student_id, instructor, error, status="crashed", reason=reason)
                 # Recorded with its hash: a rerun skips it (it would stop workers again); --force retries it.
                 given_up.submission_sha256, given_up.environment_sha256 = prepared.submission_sha256, environment
