@@ -208,7 +208,7 @@ class ClusterPool:
         try:
             answer = future.result()
         except Exception as error:
-            if type(error).__name__ == "KilledWorker":
+            if _given_up(future):
                 reason = ("Grading this submission stopped every grading worker it ran on, each time it was tried, "
                           "also when it was tried alone on the cluster; it was not graded.")
                 given_up = _failed(student_id, instructor, error, status="crashed", reason=reason)
