@@ -91,6 +91,13 @@ def processes_of(uids: set[int]) -> list[int]:
     return found
 
 
+def command_of(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()[:200]
+    except OSError:
+        return f"pid {pid} (gone)"
+
+
 class Hub:
     def __init__(self, base: Path):
         self.base = base
@@ -162,9 +169,14 @@ class Hub:
                 forced.append("the hub")
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.process.pid, signal.SIGKILL)
+        # The users' kernels notice their server is gone by polling for their parent (ipykernel's
+        # ParentPoller, about once a second) and then shut down: give them that time before
+        # anything left counts as leaked.
+        with contextlib.suppress(TimeoutError):
+            wait_for(lambda: not processes_of(self.uids), 20, interval=0.5, what="the accounts' processes to end")
         left = processes_of(self.uids)
         if left:
-            forced.append(f"{len(left)} process(es) of the test accounts")
+            forced.append(f"{len(left)} process(es) of the test accounts ({'; '.join(map(command_of, left))})")
         for pid in left:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
