@@ -16,6 +16,10 @@ import sys
 SEED = 0
 
 
+# What the numerical libraries read, once, when they load, to size their thread pools.
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+
 def apply_limits(memory_mb: int, threads: int, max_processes: int, max_file_mb: int) -> None:
     """Limits for this process and its children (POSIX rlimits).
 
@@ -38,7 +42,7 @@ def apply_limits(memory_mb: int, threads: int, max_processes: int, max_file_mb: 
         size = max_file_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
+    for name in THREAD_VARIABLES:
         os.environ[name] = str(threads)
 
 

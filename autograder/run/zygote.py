@@ -26,7 +26,8 @@ import sys
 
 PRELOAD = ["numpy", "torch", "torch.nn", "torch.nn.functional", "matplotlib", "matplotlib.figure",
            "matplotlib_inline.backend_inline", "ipykernel.kernelapp", "ipykernel.ipkernel", "IPython",
-           "ipywidgets", "nbformat", "utils.widgets", "utils.device", "utils.models"]
+           "ipywidgets", "nbformat", "sklearn.datasets", "utils.widgets", "utils.device", "utils.models",
+           "utils.data", "utils.answers"]
 
 
 def preload() -> None:
@@ -145,6 +146,10 @@ def main() -> None:
     parser.add_argument("--control", type=int, required=True, help="the grader's control socket (a descriptor)")
     args = parser.parse_args()
     die_with_parent()
+    from autograder.run.kernel import THREAD_VARIABLES
+
+    for name in THREAD_VARIABLES:  # the libraries preloaded below size their thread pools now, once
+        os.environ.setdefault(name, "1")
     preload()
     serve(socket.socket(fileno=args.control))
 
