@@ -65,10 +65,21 @@ def grade_locally(todo: list, slots: Slots, db_url: str, limits: Limits,
                 return grader_failed(student_id, instructor, error)
 
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=slots.count, thread_name_prefix="grade")
+    # A window of submissions in flight, not the whole cohort: a finished future holds its result
+    # (the executed notebook with its figures), so holding every future would make the grader's
+    # memory grow with the cohort.
+    window = 2 * slots.count
+    items = iter(todo)
+    pending: set = set()
     try:
-        futures = [pool.submit(job, *item) for item in todo]
-        for future in concurrent.futures.as_completed(futures):
-            yield future.result(), LOCAL_WORKER
+        while True:
+            while len(pending) < window and (item := next(items, None)) is not None:
+                pending.add(pool.submit(job, *item))
+            if not pending:
+                return
+            done, pending = concurrent.futures.wait(pending, return_when=concurrent.futures.FIRST_COMPLETED)
+            while done:
+                yield done.pop().result(), LOCAL_WORKER
     finally:
         # On Ctrl-C: queued submissions are dropped, running kernels end with the fork server.
         pool.shutdown(wait=False, cancel_futures=True)
