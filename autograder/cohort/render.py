@@ -3,8 +3,10 @@
 nbconvert's ``basic`` HTML template costs about a second of CPU per notebook, mostly
 highlighting code, rendering markdown and sanitizing both (bleach).  All but a few cells of a
 submission are the lesson's own, the same in every submission, so these three steps are
-memoized on their input text for the life of the process: the page is the same, and the
-cost per submission falls to what the learner's own cells and outputs need.
+memoized on their input text: the page is the same, and the cost per submission falls to what
+the learner's own cells and outputs need.  Each memo keeps the 2,048 texts used last: the
+lessons' own cells (a few hundred, used by every submission) stay in it, a learner's own text
+is pushed out by the next learners', so the grader's memory does not grow with the cohort.
 """
 from __future__ import annotations
 
@@ -57,7 +59,7 @@ def _cached_exporter():
     def highlighter(lexer):
         return Highlight2HTML(pygments_lexer=lexer, parent=exporter)
 
-    @functools.lru_cache(maxsize=8192)
+    @functools.lru_cache(maxsize=2048)
     def highlighted(lexer, source: str, language, metadata: str) -> str:
         return highlighter(lexer)(source, language=language, metadata=json.loads(metadata))
 
@@ -65,7 +67,7 @@ def _cached_exporter():
         return highlighted(exporter.bnlab_lexer, source, language,
                            json.dumps(metadata or {}, sort_keys=True, default=str))
 
-    @functools.lru_cache(maxsize=8192)
+    @functools.lru_cache(maxsize=2048)
     def markdown(source: str, attachments: str, path: str) -> str:
         context = {"cell": {"attachments": json.loads(attachments)}, "resources": {"metadata": {"path": path}}}
         return markdown2html(context, source)
@@ -78,7 +80,7 @@ def _cached_exporter():
 
     exporter.register_filter("highlight_code", highlight_code)
     exporter.register_filter("markdown2html", cached_markdown2html)
-    exporter.register_filter("clean_html", functools.lru_cache(maxsize=16384)(_cleaner().clean))
+    exporter.register_filter("clean_html", functools.lru_cache(maxsize=2048)(_cleaner().clean))
     return exporter
 
 
