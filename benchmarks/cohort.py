@@ -162,6 +162,12 @@ class MemorySampler:
     def peak(self, up_to: float = float("inf")) -> int:
         return max((rss for done, rss in self.samples if done <= up_to), default=0)
 
+    def quarters(self, size: int) -> str:
+        """The peak in each quarter of the cohort (by results recorded): flat means it does not grow."""
+        peaks = [max((rss for done, rss in self.samples if (q == 0 or done > q * size / 4) and done <= (q + 1) * size / 4),
+                     default=0) for q in range(4)]
+        return ", ".join(f"{peak / 2**20:.0f}" for peak in peaks) + " MiB"
+
 
 def run_grader(submitted: Path, out: Path, options: list[str]) -> tuple[float, MemorySampler]:
     command = [sys.executable, "-m", "autograder.cli", "grade", str(submitted), "--out", str(out), "--quiet", *options]
@@ -260,7 +266,7 @@ def report_local(size: int, slots: int, wall: float, sampler: MemorySampler, out
     print(f"\nlocal workers (bnlab grade --workers {slots}): {wall:.1f} s, {size / wall * 60:.1f} submissions/minute, "
           f"{wall / size:.2f} s per submission")
     print(f"  grader peak memory: {sampler.peak() / 2**20:.0f} MiB (after half the cohort: "
-          f"{sampler.peak(size / 2) / 2**20:.0f} MiB)")
+          f"{sampler.peak(size / 2) / 2**20:.0f} MiB); peak in each quarter of the cohort: {sampler.quarters(size)}")
     print(f"  OUT: {folder_size(out) / 2**20:.1f} MiB, {folder_size(out) / size / 2**10:.0f} KiB per submission")
     statuses: dict = {}
     for student, record in records.items():
@@ -337,7 +343,7 @@ def main() -> None:
                   f"{args.size / dask_wall * 60:.1f} submissions/minute")
             print(f"  overhead per submission against local workers: {per_dask - per_local:+.3f} s "
                   f"({(per_dask / per_local - 1) * 100:+.1f}%, target under 10%); client peak memory "
-                  f"{dask_sampler.peak() / 2**20:.0f} MiB")
+                  f"{dask_sampler.peak() / 2**20:.0f} MiB (by quarter: {dask_sampler.quarters(args.size)})")
             print(f"  grades equal to local grading: {len(local) - len(differ)} of {len(local)}"
                   + (f" (differ: {', '.join(f'{s} ({kinds[s]})' for s in differ[:10])})" if differ else ""))
 
