@@ -142,6 +142,7 @@ class MemorySampler:
         self.out = out
         self.interval = interval
         self.samples: list[tuple[int, int]] = []  # (results recorded so far, RSS bytes)
+        self.started = self.ended = 0.0  # wall clock (time.time()) at the grader's start and end
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -174,8 +175,10 @@ def run_grader(submitted: Path, out: Path, options: list[str]) -> tuple[float, M
     started = time.perf_counter()
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     sampler = MemorySampler(process.pid, out)
+    sampler.started = time.time()
     _, stderr = process.communicate()
     elapsed = time.perf_counter() - started
+    sampler.ended = time.time()
     sampler.stop()
     if process.returncode != 0:
         raise SystemExit(f"bnlab grade {' '.join(options)} failed ({process.returncode}):\n{stderr}")
@@ -286,8 +289,10 @@ def report_local(size: int, slots: int, wall: float, sampler: MemorySampler, out
     each = ", ".join(f"{kinds[r['student_id']]} {total_seconds(r):.0f} s ({r['status']})" for r in runaway)
     busy = sum(map(total_seconds, records.values()))
     print(f"  runaways: {len(runaway)} took {sum(map(total_seconds, runaway)):.0f} slot-seconds in all ({each})")
-    print(f"  all submissions' slot-seconds / slots = {busy / slots:.0f} s, wall time {wall:.0f} s: the rest is the "
-          f"run's set-up and the single writer, not slots waiting on runaways")
+    recorded = sorted(path.stat().st_mtime for path in (out / "results" / ASSIGNMENT).glob("*.json"))
+    print(f"  all submissions' slot-seconds / slots = {busy / slots:.0f} s, wall time {wall:.0f} s: "
+          f"{recorded[0] - sampler.started:.1f} s before the first result was recorded (the run's set-up and the "
+          f"first submission), {sampler.ended - recorded[-1]:.1f} s after the last (grades, report)")
     return records
 
 
