@@ -564,6 +564,16 @@ for _fd in (_bnlab_pipes()["write"] if _bnlab_in_step else []):
     _os.write(_fd, b'{"ran": {}}\\n{"evidence": @FORGED@}\\n')
 '''.replace("@FORGED@", FORGED_LEGACY)
 
+# Progress lines of its own, forever: each would give "its" cell the cell time limit again, but
+# the step as a whole keeps its deadline.
+PIPE_FORGE_PROGRESS = FIND_PIPES + '''
+import time as _time
+while _bnlab_in_step:
+    for _fd in _bnlab_pipes()["write"]:
+        _os.write(_fd, b'{"running": "bn_mlp"}\\n')
+    _time.sleep(0.5)
+'''
+
 # A thread that writes the forged evidence while collect runs (the step's gather waits for it).
 PIPE_FORGE_THREAD = FIND_PIPES + '''
 import threading as _threading, sys as _sys
@@ -1104,6 +1114,9 @@ def cases() -> list[Case]:
         # bn_cnn points too: 0, never more than the honest 3.
         Case("pipe-forge-early", build_answer_trick(PIPE_FORGE_EARLY), "graded", 0.0, forges=("bn_mlp", "bn_cnn"),
              what=trick + "; a fake {ran} and {evidence} written on the result pipe before the step's own"),
+        Case("pipe-forge-progress", build_answer_trick(PIPE_FORGE_PROGRESS, RIGHT_MLP), "timeout", 0.0,
+             "Checking your answers took longer than", what=pipe + "; endless progress lines do not extend the "
+                                                                   "step's deadline"),
         Case("pipe-forge-thread", build_answer_trick(PIPE_FORGE_THREAD), "graded", 0.0, forges=("bn_mlp", "bn_cnn"),
              what=trick + "; a thread writes fake evidence while collect runs"),
         Case("pipe-closed", build_answer_trick(PIPE_CLOSED, RIGHT_MLP), "crashed", 0.0, "stopped the checker",
@@ -1164,10 +1177,11 @@ def cases() -> list[Case]:
         Case("sandbox-signal", build_signal, "graded", 8.0, what=sandbox),
         # limits
         # right after the imports: on a busy machine the lesson's own cells may not reach the end within 90 s
-        Case("limit-cell-timeout", lambda ctx: with_cells(answered(), "while True:\n    pass"), "timeout", 8.0, "20",
-             what=limits),
+        Case("limit-cell-timeout", lambda ctx: with_cells(answered(), "while True:\n    pass"), "timeout", 8.0,
+             "A cell ran longer than 20 s", what=limits),
+        # the checks run the answer cell again: it has the cell time limit there too, not the whole step's
         Case("limit-answer-loops", lambda ctx: answered(mlp="while True:\n    pass\n" + WRONG_MLP), "timeout", 0.0,
-             what=limits),
+             "bn_mlp ran longer than 20 s when the checks ran it again", what=limits),
         Case("limit-notebook-timeout", build_end_cells(*["import time\ntime.sleep(18)"] * 14), "timeout", 8.0, "240",
              what=limits),
         Case("limit-memory", build_end_cells("_hog = bytearray(3 * 2**30)"), "memory", 8.0, "2048", what=limits),

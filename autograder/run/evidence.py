@@ -8,10 +8,16 @@ grader over two pipes the grader created (never files):
 1. in:  ``{"preludes": [source...], "answers": [[grade_id, source]...], "exercises": [grade_id...]}``
 2. the exercises' preludes and the learner's answer cells run as plain Python (no IPython),
    exactly as written: whatever they patch stays patched for their own code;
-3. out: ``{"ran": {grade_id: null or "ExceptionName: message"}}``
+3. out: ``{"running": grade_id}`` before each answer cell, then
+   ``{"ran": {grade_id: null or "ExceptionName: message"}}``;
 4. in:  ``{"cases": {grade_id: {"visible": cases, "hidden": cases}}}``: only now does this
    process see the inputs (the hidden ones come from a seed drawn after step 3);
-5. out: ``{"evidence": {grade_id: {"visible": gathered, "hidden": gathered}}}`` and exit.
+5. out: ``{"checking": grade_id}`` before each exercise calls into the learner's objects, then
+   ``{"evidence": {grade_id: {"visible": gathered, "hidden": gathered}}}``, and exit.
+
+The progress lines of steps 3 and 5 let the grader give each answer cell, and each exercise's
+calls, the notebook's cell time limit (:func:`autograder.run.stage.run_evidence`) without
+touching this process' signals or timers, which are the learner's.
 
 Nothing here is trusted: learner code can rewrite any of it, write anything to the pipe, or
 never answer.  The grader reads at most a capped number of bytes before a deadline, and the
@@ -75,6 +81,7 @@ def serve(request_fd: int, result_fd: int) -> None:
         exec(compile(source, "<prelude>", "exec"), namespace)
     ran = {}
     for grade_id, source in request["answers"]:
+        write_message(result_fd, {"running": grade_id})
         try:
             exec(compile(source, f"<answer cell {grade_id}>", "exec"), namespace)
             ran[grade_id] = None
@@ -84,6 +91,7 @@ def serve(request_fd: int, result_fd: int) -> None:
     cases = read_message(request_fd)["cases"]
     evidence = {}
     for grade_id, module in modules.items():
+        write_message(result_fd, {"checking": grade_id})
         evidence[grade_id] = {which: checks.roundtrip_safe(checks.gather(module, namespace, cases[grade_id][which]))
                               for which in ("visible", "hidden")}
     write_message(result_fd, {"evidence": evidence})

@@ -303,11 +303,11 @@ async def _execute(notebook, workdir: Path, limits: Limits, zygote: Optional[Zyg
             run_started = time.perf_counter()
             try:
                 await asyncio.wait_for(_run_cells(client), timeout=limits.notebook_timeout)
-            except asyncio.TimeoutError:
-                status, reason = "timeout", NOTEBOOK_TIMEOUT.format(limits.notebook_timeout)
-            except CellTimeoutError:
+            except CellTimeoutError:  # first: it is a TimeoutError, which is asyncio's since Python 3.11
                 status, reason = "timeout", (f"A cell ran longer than {limits.cell_timeout:g} s (an endless loop or "
                                              f"a very long computation); it was stopped there.")
+            except asyncio.TimeoutError:
+                status, reason = "timeout", NOTEBOOK_TIMEOUT.format(limits.notebook_timeout)
             except DeadKernelError:
                 # wait_for cancels the running cell at the deadline, and nbclient can answer the
                 # cancellation with DeadKernelError instead of letting TimeoutError through.

@@ -4,8 +4,9 @@
 starts ``python -m autograder.run.kernel --evidence``, hands it the two pipe ends the grader
 created, and speaks the step's protocol: the answers out, ``{"ran"}`` back, the cases out (made
 only now, by ``make_cases``), ``{"evidence"}`` back.  Every read and write has the stage's
-deadline and every read a byte cap, so a step that never answers, floods the pipe or dies
-costs its submission a reason, never a worker.  When it returns, every process of the step is
+deadline (and after a progress line the cell's: the notebook's cell time limit for each answer
+cell and for each exercise's calls into the learner's objects), every read a byte cap, so a
+step that never answers, floods the pipe or dies costs its submission a reason, never a worker.  When it returns, every process of the step is
 gone (its cgroup, its process group, and every process of the sandbox user).
 """
 from __future__ import annotations
@@ -30,10 +31,11 @@ MAX_EVIDENCE_BYTES = 16 * 1024 * 1024
 class StageProblem(Exception):
     """The step gave no usable answer; ``status`` and ``reason`` say why, in the learner's words."""
 
-    def __init__(self, status: str, reason: str):
+    def __init__(self, status: str, reason: str, seconds: float = 0.0):
         super().__init__(reason)
         self.status = status
         self.reason = reason
+        self.seconds = seconds  # how long the step ran before it was given up
 
 
 @dataclasses.dataclass
@@ -49,12 +51,14 @@ class _Channel:
 
     def __init__(self, to_step: int, from_step: int, deadline: float):
         self.to_step, self.from_step, self.deadline = to_step, from_step, deadline
+        self.cell_deadline = float("inf")  # the current answer cell's, or exercise's, time limit
+        self.current: Optional[dict] = None  # the step's last progress line
         os.set_blocking(to_step, False)
         os.set_blocking(from_step, False)
         self.buffer = b""
 
     def _left(self) -> float:
-        left = self.deadline - time.monotonic()
+        left = min(self.deadline, self.cell_deadline) - time.monotonic()
         if left <= 0:
             raise TimeoutError
         return left
@@ -89,6 +93,22 @@ class _Channel:
             return json.loads(line)
         except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deep
             raise ValueError("not JSON")
+
+    def answer(self, key: str, cell_timeout: float) -> dict:
+        """The step's next message with ``key``, after its progress lines: each gives the cell it
+        names ``cell_timeout`` seconds (learner code can write progress lines of its own; they
+        buy it nothing past the deadline of the whole step)."""
+        while True:
+            message = self.receive()
+            if isinstance(message, dict) and len(message) == 1 and isinstance(
+                    message.get("running", message.get("checking")), str):
+                self.current = message
+                self.cell_deadline = time.monotonic() + cell_timeout
+                continue
+            self.current, self.cell_deadline = None, float("inf")
+            if not isinstance(message, dict) or not isinstance(message.get(key), dict):
+                raise ValueError("not the protocol")
+            return message
 
     def close(self) -> None:
         for fd in (self.to_step, self.from_step):
@@ -138,15 +158,20 @@ def run_evidence(request: dict, make_cases: Callable[[], dict], workdir: Path, l
             os.close(step_out)
         try:
             channel.send(request)
-            ran = channel.receive()
-            if not isinstance(ran, dict) or not isinstance(ran.get("ran"), dict):
-                raise ValueError("not the protocol")
+            ran = channel.answer("ran", limits.cell_timeout)
             cases = make_cases()
             channel.send({"cases": cases})
-            answer = channel.receive()
-            if not isinstance(answer, dict) or not isinstance(answer.get("evidence"), dict):
-                raise ValueError("not the protocol")
+            answer = channel.answer("evidence", limits.cell_timeout)
         except TimeoutError:
+            current, limit = channel.current or {}, limits.cell_timeout
+            if time.monotonic() < channel.deadline and "running" in current:
+                raise StageProblem("timeout", f"Your answer cell {current['running'][:80]} ran longer than {limit:g} s "
+                                              f"when the checks ran it again (an endless loop or a very long "
+                                              f"computation); nothing was counted.")
+            if time.monotonic() < channel.deadline and "checking" in current:
+                raise StageProblem("timeout", f"The checks of {current['checking'][:80]} called your code and it ran "
+                                              f"longer than {limit:g} s (an endless loop or a very slow forward "
+                                              f"pass); nothing was counted.")
             raise StageProblem("timeout", f"Checking your answers took longer than {timeout:g} s (an endless loop "
                                           f"or a very slow answer).")
         except OverflowError:
@@ -162,6 +187,9 @@ def run_evidence(request: dict, make_cases: Callable[[], dict], workdir: Path, l
                      for key, value in ran["ran"].items()}
         return EvidenceRun(ran=ran_by_id, cases=cases, evidence=answer["evidence"],
                            seconds=time.monotonic() - started)
+    except StageProblem as problem:
+        problem.seconds = time.monotonic() - started
+        raise
     finally:
         channel.close()
         if process is not None:

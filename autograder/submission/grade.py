@@ -169,6 +169,7 @@ def run_stages(prepared: Prepared, limits: Limits, slot: Slot = Slot()) -> Ran:
                 timings["evidence"] = step.seconds
             except StageProblem as problem:
                 ran.evidence_problem = {"status": problem.status, "reason": problem.reason}
+                timings["evidence"] = problem.seconds
         return ran
     finally:
         if os.environ.get("BNLAB_KEEP_SCRATCH"):
