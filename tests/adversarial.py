@@ -574,6 +574,13 @@ while _bnlab_in_step:
     _time.sleep(0.5)
 '''
 
+# An endless loop in the evidence step only (the notebook runs the answer as usual).
+LOOP_IN_STEP = '''
+import sys as _sys
+while "autograder.run.evidence" in _sys.modules:
+    pass
+'''
+
 # A thread that writes the forged evidence while collect runs (the step's gather waits for it).
 PIPE_FORGE_THREAD = FIND_PIPES + '''
 import threading as _threading, sys as _sys
@@ -1179,8 +1186,12 @@ def cases() -> list[Case]:
         # right after the imports: on a busy machine the lesson's own cells may not reach the end within 90 s
         Case("limit-cell-timeout", lambda ctx: with_cells(answered(), "while True:\n    pass"), "timeout", 8.0,
              "A cell ran longer than 20 s", what=limits),
-        # the checks run the answer cell again: it has the cell time limit there too, not the whole step's
-        Case("limit-answer-loops", lambda ctx: answered(mlp="while True:\n    pass\n" + WRONG_MLP), "timeout", 0.0,
+        # an answer cell that ran past the cell limit is not run again by the checks; the others are
+        # (the right bn_cnn keeps its 3 points)
+        Case("limit-answer-loops", lambda ctx: answered(mlp="while True:\n    pass\n" + WRONG_MLP), "timeout", 3.0,
+             "bn_mlp ran longer than 20 s in the notebook", what=limits),
+        # an answer cell that loops only when the checks run it: the cell limit holds there too
+        Case("limit-answer-loops-in-checks", build_answer_trick(LOOP_IN_STEP, RIGHT_MLP), "timeout", 0.0,
              "bn_mlp ran longer than 20 s when the checks ran it again", what=limits),
         Case("limit-notebook-timeout", build_end_cells(*["import time\ntime.sleep(18)"] * 14), "timeout", 8.0, "240",
              what=limits),

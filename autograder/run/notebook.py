@@ -60,6 +60,7 @@ class Execution:
     start_seconds: float  # kernel start
     run_seconds: float  # executing cells
     killed_processes: int = 0  # processes still alive at the end, ended by the grader
+    timed_out_cell: Optional[int] = None  # the index of the cell that ran past the cell time limit
 
 
 # --------------------------------------------------------------------------- the fork server
@@ -273,8 +274,10 @@ def _close_sockets(client: NotebookClient, km: AsyncKernelManager) -> None:
         pass
 
 
-async def _run_cells(client: NotebookClient) -> None:
+async def _run_cells(client: NotebookClient, running: list) -> None:
+    """Every cell in order; ``running[0]`` is the index of the one that runs."""
     for index, cell in enumerate(client.nb.cells):
+        running[0] = index
         await client.async_execute_cell(cell, index, execution_count=client.code_cells_executed + 1)
 
 
@@ -295,6 +298,8 @@ async def _execute(notebook, workdir: Path, limits: Limits, zygote: Optional[Zyg
     started = time.perf_counter()
     start_seconds = run_seconds = 0.0
     pid = None
+    running: list = [None]
+    timed_out_cell = None
     try:
         async with client.async_setup_kernel(cwd=str(workdir), stdout=subprocess.DEVNULL,
                                              stderr=subprocess.DEVNULL):
@@ -302,8 +307,9 @@ async def _execute(notebook, workdir: Path, limits: Limits, zygote: Optional[Zyg
             start_seconds = time.perf_counter() - started
             run_started = time.perf_counter()
             try:
-                await asyncio.wait_for(_run_cells(client), timeout=limits.notebook_timeout)
+                await asyncio.wait_for(_run_cells(client, running), timeout=limits.notebook_timeout)
             except CellTimeoutError:  # first: it is a TimeoutError, which is asyncio's since Python 3.11
+                timed_out_cell = running[0]
                 status, reason = "timeout", (f"A cell ran longer than {limits.cell_timeout:g} s (an endless loop or "
                                              f"a very long computation); it was stopped there.")
             except asyncio.TimeoutError:
@@ -336,7 +342,7 @@ async def _execute(notebook, workdir: Path, limits: Limits, zygote: Optional[Zyg
             status == "crashed" and cgroup is not None and cgroup.hit_memory_limit()):
         status, reason = "memory", f"The notebook needed more than the {limits.memory_mb} MiB memory cap."
     return Execution(notebook=notebook, status=status, reason=reason, start_seconds=start_seconds,
-                     run_seconds=run_seconds, killed_processes=killed)
+                     run_seconds=run_seconds, killed_processes=killed, timed_out_cell=timed_out_cell)
 
 
 def execute_notebook(notebook: nbformat.NotebookNode, workdir: Path, limits: Limits,

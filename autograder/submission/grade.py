@@ -9,8 +9,9 @@ client, which holds the gradebook, and runs the middle step on a worker):
 :func:`run_stages` (learner code, sandboxed)
     1. the notebook, in a fresh kernel, for the learner's feedback;
     2. the evidence step, in a fresh process and a fresh folder made after every process of
-       stage 1 is gone: the answer cells again, then the exercises' ``collect`` on cases the
-       grader makes only once the answers have run (hidden ones from a new random seed).
+       stage 1 is gone: the answer cells again (but one that ran past the cell time limit in
+       stage 1), then the exercises' ``collect`` on cases the grader makes only once the answers
+       have run (hidden ones from a new random seed).
 :func:`finish` (no learner code)
     each exercise's ``judge`` on the evidence, the scores, the Result.
 
@@ -79,6 +80,7 @@ class Ran:
     cases: dict = dataclasses.field(default_factory=dict)
     evidence: dict = dataclasses.field(default_factory=dict)
     evidence_problem: Optional[dict] = None  # {"status", "reason"} when the step gave nothing usable
+    skipped: dict = dataclasses.field(default_factory=dict)  # answer grade_id -> why the step did not run it
     timings: dict = dataclasses.field(default_factory=dict)
 
 
@@ -136,6 +138,19 @@ def make_cases(exercises: list[dict]) -> dict:
     return cases
 
 
+def _timed_out_answer(execution, prepared: Prepared, limits: Limits) -> dict:
+    """The answer cell that ran past the cell time limit in the notebook, if one did: the evidence
+    step would only run it into the same limit again.  The other answer cells run as usual."""
+    if execution.timed_out_cell is None:
+        return {}
+    cell = execution.notebook.cells[execution.timed_out_cell]
+    grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+    if grade_id not in {answer for answer, _ in prepared.answers}:
+        return {}
+    return {grade_id: f"your answer cell {grade_id} ran longer than {limits.cell_timeout:g} s in the notebook (an "
+                      f"endless loop or a very long computation), so the checks did not run it again."}
+
+
 def run_stages(prepared: Prepared, limits: Limits, slot: Slot = Slot()) -> Ran:
     """Run the learner's code: the notebook, then the evidence step, each in a fresh folder."""
     folder = submission_folder(slot.scratch_root)
@@ -155,15 +170,17 @@ def run_stages(prepared: Prepared, limits: Limits, slot: Slot = Slot()) -> Ran:
         timings["execution"] = execution.run_seconds
         limit_outputs(execution.notebook, limits.max_output_chars)
         ran = Ran(notebook=dict(execution.notebook), status=execution.status, reason=execution.reason,
-                  timings=timings)
-        if prepared.exercises:
+                  timings=timings, skipped=_timed_out_answer(execution, prepared, limits))
+        exercises = [exercise for exercise in prepared.exercises if exercise["answer"] not in ran.skipped]
+        if exercises:
             evidence_dir = stage_folder(folder, "evidence", slot.uid)
-            modules = [exercise_module(exercise["answer"]) for exercise in prepared.exercises]
+            modules = [exercise_module(exercise["answer"]) for exercise in exercises]
             preludes = list(dict.fromkeys(getattr(module, "PRELUDE", "") for module in modules))
-            request = {"preludes": preludes, "answers": prepared.answers,
-                       "exercises": [exercise["answer"] for exercise in prepared.exercises]}
+            request = {"preludes": preludes,
+                       "answers": [pair for pair in prepared.answers if pair[0] not in ran.skipped],
+                       "exercises": [exercise["answer"] for exercise in exercises]}
             try:
-                step = run_evidence(request, lambda: make_cases(prepared.exercises), evidence_dir, limits,
+                step = run_evidence(request, lambda: make_cases(exercises), evidence_dir, limits,
                                     zygote=slot.zygote, uid=slot.uid, timeout=min(limits.notebook_timeout, 120.0))
                 ran.ran, ran.cases, ran.evidence = step.ran, step.cases, step.evidence
                 timings["evidence"] = step.seconds
@@ -181,6 +198,8 @@ def run_stages(prepared: Prepared, limits: Limits, slot: Slot = Slot()) -> Ran:
 def _exercise_cell(exercise: dict, ran: Ran, points: float) -> CellResult:
     """An exercise's test cell, from the judge's verdicts on the visible and the hidden cases."""
     answer = exercise["answer"]
+    if answer in ran.skipped:
+        return CellResult(0.0, points, f"Not scored: {ran.skipped[answer]}")
     if ran.evidence_problem is not None:
         return CellResult(0.0, points, f"Not scored: {ran.evidence_problem['reason']}")
     module = exercise_module(answer)
