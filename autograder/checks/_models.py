@@ -292,10 +292,14 @@ class State:
     """What a simulated forward reads and writes: the parameters (float64 leaves), the running
     buffers (updated in place of the dict), and the mode."""
 
-    def __init__(self, params: dict, buffers: dict):
+    def __init__(self, params: dict, buffers: dict, flips: frozenset = frozenset()):
         self.params = params
         self.buffers = buffers
         self.mode = "train"
+        self.backward = False
+        self.flips = flips  # (ReLU call, element) whose side of the kink is taken the other way
+        self.kinks: list = []  # (distance from 0, (ReLU call, element)) within KINK_BAND of the kink
+        self.relu_calls = 0
 
     def param(self, name: str):
         return self.params.get(name)
@@ -323,8 +327,26 @@ def conv2d(module: Module) -> Stage:
     return run
 
 
+KINK_BAND = 1e-4
+
+
 def relu(x, state):
-    return x.clamp(min=0)
+    """ReLU; in the backward run it notes the inputs float32 cannot place on a side of the kink
+    (within KINK_BAND of 0, relative to the largest), and takes the other side for ``state.flips``."""
+    y = x.clamp(min=0)
+    if not state.backward:
+        return y
+    call, state.relu_calls = state.relu_calls, state.relu_calls + 1
+    values = x.detach().reshape(-1)
+    band = KINK_BAND * max(1.0, float(values.abs().max())) if values.numel() else 0.0
+    near = (values.abs() <= band).nonzero().flatten().tolist()
+    state.kinks.extend((float(values[i].abs()), (call, i)) for i in near)
+    flipped = [i for c, i in state.flips if c == call]
+    if not flipped:
+        return y
+    mask = torch.zeros(values.numel(), dtype=torch.bool)
+    mask[flipped] = True
+    return torch.where(mask.reshape(x.shape), torch.where(x > 0, x * 0, x), y)
 
 
 def sigmoid(x, state):
@@ -426,20 +448,23 @@ class Prediction:
     input_grad: Optional[torch.Tensor]
 
 
-def simulate(stages: list, ev: Evidence, cases: dict) -> Optional[Prediction]:
+def simulate(stages: list, ev: Evidence, cases: dict, flips: frozenset = frozenset(),
+             kinks: Optional[list] = None) -> Optional[Prediction]:
     """The evidence the computation ``stages`` would have produced from the learner's own
-    parameters and buffers on the cases; None when it cannot run on them (shapes)."""
+    parameters and buffers on the cases; None when it cannot run on them (shapes).  ``flips``
+    and ``kinks``: see :func:`relu` and :func:`agrees`."""
     params = {name: tensor.to(F64).requires_grad_(True) for name, tensor in ev.params.items()
               if tensor.is_floating_point()}
     buffers = {name: tensor.to(F64) if tensor.is_floating_point() else tensor.clone()
                for name, tensor in ev.buffers.items()}
-    state = State(params, buffers)
+    state = State(params, buffers, flips)
     outputs, after, grads, input_grad = [], [], {}, None
     try:
         for run in cases["runs"]:
             state.mode = run["mode"]
             x = wire.as_tensor(run["x"], "x", dtype=F64)
             backward = bool(run.get("backward"))
+            state.backward = backward
             if backward:
                 x.requires_grad_(True)
             with torch.enable_grad() if backward else torch.no_grad():
@@ -456,6 +481,8 @@ def simulate(stages: list, ev: Evidence, cases: dict) -> Optional[Prediction]:
             after.append({name: tensor.detach().clone() for name, tensor in buffers.items()})
     except (ValueError, RuntimeError, IndexError):
         return None
+    if kinks is not None:
+        kinks.extend(sorted(state.kinks))
     return Prediction(outputs, after, grads, input_grad)
 
 
@@ -505,6 +532,38 @@ def buffers_match(pred: Prediction, ev: Evidence) -> bool:
 
 def matches(pred: Optional[Prediction], ev: Evidence) -> bool:
     return pred is not None and outputs_match(pred, ev) and buffers_match(pred, ev)
+
+
+KINKS_TRIED = 8
+
+
+def agrees(stages: list, ev: Evidence, cases: dict) -> bool:
+    """``ev`` is what ``stages`` compute: outputs, running statistics and gradients.
+
+    A ReLU input within float32's rounding of 0 can land on either side of the kink in the
+    learner's float32 run, and one such element moves a whole channel's weight gradient through
+    the batch statistics (right bn_cnn answers failed 3 of 1,739 random draws so): when the
+    gradients differ, the same computation is tried with one or two of those elements (of the
+    KINKS_TRIED nearest to 0) on the other side.  Only the side of inputs float32 cannot place is
+    chosen: nothing else is loosened."""
+    kinks: list = []
+    pred = simulate(stages, ev, cases, kinks=kinks)
+    if pred is None or not matches(pred, ev):
+        return False
+    if _gradients_agree(pred, ev):
+        return True
+    near = [element for _, element in kinks[:KINKS_TRIED]]
+    for size in (1, 2):
+        for flips in itertools.combinations(near, size):
+            other = simulate(stages, ev, cases, frozenset(flips))
+            if other is not None and _gradients_agree(other, ev):
+                return True
+    return False
+
+
+def _gradients_agree(pred: Prediction, ev: Evidence) -> bool:
+    missing, wrong, _ = grad_problems(pred, ev)
+    return not missing and not wrong
 
 
 def largest_difference(found, expected) -> str:
@@ -759,11 +818,7 @@ def judge_model(spec: Spec, cases: dict, raw: dict) -> list:
     for combo in combos:
         chosen = dict(zip(found.keys(), combo))
         _defaults(spec, ev, chosen["bn"])
-        pred = simulate(_stages(spec, chosen), ev, cases)
-        if pred is None or not matches(pred, ev):
-            continue
-        missing, wrong, _ = grad_problems(pred, ev)
-        if not missing and not wrong and _inputs_unchanged(cases, ev):
+        if agrees(_stages(spec, chosen), ev, cases) and _inputs_unchanged(cases, ev):
             return list(spec.lines)
     _diagnose(spec, cases, ev, found, combos)
     raise AssertionError("unreachable")  # _diagnose always fails
