@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from autograder.course.build import CourseError, assignments, build, ensure_tools_on_path, find_root, stale_lessons
@@ -210,6 +212,12 @@ def parser() -> argparse.ArgumentParser:
     return main
 
 
+def _interrupt(signum, frame) -> None:
+    """SIGTERM (``kill``, a batch system's time limit) ends a run as Ctrl-C does: in-flight
+    submissions stop, their kernels and scratch go, what is recorded stays."""
+    raise KeyboardInterrupt
+
+
 def main(argv=None) -> int:
     command_line = parser()
     args, extra = command_line.parse_known_args(argv)
@@ -218,6 +226,9 @@ def main(argv=None) -> int:
     elif extra:
         command_line.error(f"unrecognized arguments: {' '.join(extra)}")
     ensure_tools_on_path()
+    previous = None
+    if args.command != "worker" and threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _interrupt)  # Dask's worker handles its own signals
     try:
         return args.func(args)
     except CourseError as error:
@@ -226,6 +237,9 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("bnlab: interrupted; grades recorded so far are kept", file=sys.stderr)
         return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

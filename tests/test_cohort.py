@@ -85,23 +85,58 @@ def test_resume_after_sigkill_loses_nothing_and_duplicates_nothing(reference, tm
     assert grades == 2 * len(uninterrupted)  # two graded cells each, no duplicates
 
 
-def _processes_left_by(grader_pid: int, wait: float = 10.0) -> set[int]:
-    """Processes still alive in the per-submission cgroups of a grader (named after its pid)."""
-    from autograder.run.limits import support
+def _grader_processes(grader_pid: int) -> set[int]:
+    """Processes alive in the per-submission cgroups of a grader (named after its pid)."""
+    from autograder.run.limits import CgroupSupport
 
-    folders = [f for parent in (support().pids, support().memory) if parent is not None
-               for f in parent.glob(f"bnlab-{grader_pid}-*")]
+    found = CgroupSupport()  # not limits.support(): that ends a dead grader's leftovers first
+    alive = set()
+    for folder in [f for parent in (found.pids, found.memory) if parent is not None
+                   for f in parent.glob(f"bnlab-{grader_pid}-*")]:
+        try:
+            alive.update(int(pid) for pid in (folder / "cgroup.procs").read_text().split())
+        except OSError:
+            pass
+    return alive
+
+
+def _processes_left_by(grader_pid: int, wait: float = 10.0) -> set[int]:
+    """Processes of a grader's submissions still alive ``wait`` seconds after it ended."""
     deadline = time.monotonic() + wait
     while True:
-        alive = set()
-        for folder in folders:
-            try:
-                alive.update(int(pid) for pid in (folder / "cgroup.procs").read_text().split())
-            except OSError:
-                pass
+        alive = _grader_processes(grader_pid)
         if not alive or time.monotonic() > deadline:
             return alive
         time.sleep(0.2)
+
+
+@pytest.mark.slow
+def test_sigterm_ends_the_run_as_ctrl_c_does(tmp_path):
+    """`kill` (or a batch system's time limit) mid-run: the grader says so and exits, the
+    submissions' kernels are gone, the scratch tmpfs is unmounted, what was recorded stays."""
+    slow = "import time\ntime.sleep(300)\n"
+    base = released(ASSIGNMENT)
+    for index in range(3):
+        write_submission(tmp_path / "submitted", f"slow{index}", ASSIGNMENT,
+                         with_answers(base, {"bn_mlp": slow, "bn_cnn": slow}))
+    process = subprocess.Popen([sys.executable, "-m", "autograder.cli", "grade", str(tmp_path / "submitted"),
+                                "--out", str(tmp_path / "out"), "--workers", "2", "--timeout", "300", "--quiet"],
+                               cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and len(_grader_processes(process.pid)) < 2:
+            time.sleep(0.2)
+        assert len(_grader_processes(process.pid)) >= 2, "both slots should be running a kernel"
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)  # not the 300 s the running cells would take
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 130
+    assert "interrupted; grades recorded so far are kept" in stderr
+    assert _processes_left_by(process.pid, wait=0) == set(), "kernels outlived the stopped grader"
+    assert not list(Path("/tmp").glob(f"bnlab-{process.pid}-*")), "the scratch root was left behind"
 
 
 @pytest.mark.slow

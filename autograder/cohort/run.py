@@ -49,6 +49,9 @@ def _missing_notebook(student_id: str, instructor) -> Result:
                   cells={g: CellResult(0.0, p, f"Not graded: {reason}") for g, p in instructor.graded_cells.items()})
 
 
+SIGNAL_CHECK = 0.5  # seconds
+
+
 def grade_locally(todo: list, slots: Slots, db_url: str, limits: Limits,
                   environment: str) -> Iterator[tuple[Result, str]]:
     """Grade ``todo`` ((student_id, instructor, path) triples) on this machine's slots, one thread
@@ -77,7 +80,10 @@ def grade_locally(todo: list, slots: Slots, db_url: str, limits: Limits,
                 pending.add(pool.submit(job, *item))
             if not pending:
                 return
-            done, pending = concurrent.futures.wait(pending, return_when=concurrent.futures.FIRST_COMPLETED)
+            # A timed wait: a signal (Ctrl-C, SIGTERM) the kernel hands to a slot's thread is only
+            # seen by this one when it wakes, and a submission can take minutes.
+            done, pending = concurrent.futures.wait(pending, timeout=SIGNAL_CHECK,
+                                                    return_when=concurrent.futures.FIRST_COMPLETED)
             while done:
                 yield done.pop().result(), LOCAL_WORKER
     finally:

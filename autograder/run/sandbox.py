@@ -41,7 +41,9 @@ class UidBlock:
     must never share a user: one run's learner code could then signal another's, and each run
     kills every process of its users after each stage.  Each block of 64 ids has a lock file
     (root's folder, ``flock``); a run takes the first free blocks from a place that depends on
-    its pid, and the kernel releases them when the run ends, however it ends."""
+    its pid, and the kernel releases them when the run ends, however it ends.  A run that takes
+    a block first ends every process its users still have: what learner code a killed run left
+    running (a double-forked child, say) never shares a user with the next submissions."""
 
     def __init__(self, count: int):
         self.count = max(1, count)
@@ -57,6 +59,8 @@ class UidBlock:
             first_block = (start + offset) % UID_BLOCKS
             if first_block + blocks <= UID_BLOCKS and self._take(range(first_block, first_block + blocks)):
                 self.first = FIRST_UID + first_block * UID_BLOCK
+                for uid in range(self.first, self.first + self.count):
+                    end_user_processes(uid)
                 return
         raise RuntimeError(f"every block of sandbox user ids ({FIRST_UID} and up) is held by another grader run")
 

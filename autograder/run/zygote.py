@@ -23,6 +23,7 @@ import os
 import signal
 import socket
 import sys
+from typing import Optional
 
 PRELOAD = ["numpy", "torch", "torch.nn", "torch.nn.functional", "matplotlib", "matplotlib.figure",
            "matplotlib_inline.backend_inline", "ipykernel.kernelapp", "ipykernel.ipkernel", "IPython",
@@ -40,8 +41,12 @@ def preload() -> None:
             pass
 
 
-def die_with_parent() -> None:
-    """Ask Linux to SIGKILL this process when its parent dies (the grader killed mid-run)."""
+def die_with_parent(parent: Optional[int] = None) -> None:
+    """Ask Linux to SIGKILL this process when its parent dies (the grader killed mid-run).
+
+    Linux clears the request when the process changes user (``setuid``): a kernel makes it as
+    its sandbox user, after the switch.  ``parent``: the pid the parent had; if it is gone
+    already (it died before the request was made), end now."""
     try:
         import ctypes
 
@@ -50,6 +55,8 @@ def die_with_parent() -> None:
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     except (OSError, AttributeError):
         pass
+    if parent is not None and os.getppid() != parent:
+        os._exit(1)
 
 
 def _reap(signum, frame) -> None:
@@ -64,9 +71,9 @@ def _reap(signum, frame) -> None:
 
 def _child(request: dict, fds: list[int]) -> None:
     """In the forked child: become the submission's kernel or evidence step.  Never returns."""
+    parent = os.getppid()
     try:
         os.setsid()
-        die_with_parent()  # the kernel ends with the fork server, which ends with the grader
         from autograder.run.kernel import apply_limits, join_cgroups, seed_and_configure
 
         join_cgroups(request.get("cgroups", []))
@@ -94,6 +101,7 @@ def _child(request: dict, fds: list[int]) -> None:
             os.setgroups([])
             os.setgid(uid)
             os.setuid(uid)
+        die_with_parent(parent)  # the kernel ends with the fork server, which ends with the grader
         os.environ.update(request.get("env", {}))
         os.chdir(request["cwd"])
         sys.path.insert(0, request["cwd"])
