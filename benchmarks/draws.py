@@ -28,22 +28,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 import torch  # noqa: E402
 
-from autograder.checks import exercise_module, gather, roundtrip  # noqa: E402
 from autograder.judge.decide import verdict  # noqa: E402
 from test_corpus import CASES, _expectation  # noqa: E402
-
-
-def judged(module, source: str, manual_seed: int, hidden_seed: int):
-    """The grader's verdict on one answer for one draw."""
-    torch.manual_seed(manual_seed)
-    namespace: dict = {"__name__": "__main__"}
-    exec(compile(module.PRELUDE, "<prelude>", "exec"), namespace)
-    try:
-        exec(compile(source, "<answer cell>", "exec"), namespace)
-    except Exception:
-        pass  # the checks say so
-    cases = roundtrip(module.cases(hidden_seed, True))
-    return verdict(module, cases, roundtrip(gather(module, namespace, cases)))
+from test_judge import judged_on  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -56,13 +43,13 @@ def main(argv=None) -> int:
     for _, exercise, path in CASES:
         if (args.exercise and exercise not in args.exercise) or _expectation(path)[0] != "pass":
             continue
-        module, source = exercise_module(exercise), path.read_text(encoding="utf-8")
+        source = path.read_text(encoding="utf-8")
         draws = random.Random(f"{exercise}/{path.name}")
         done = failed = 0
         start = time.monotonic()
         while time.monotonic() - start < args.seconds:
             manual_seed, hidden_seed = draws.randrange(2**31), draws.randrange(2**40)
-            result = judged(module, source, manual_seed, hidden_seed)
+            result = verdict(*judged_on(exercise, source, manual_seed, hidden_seed))
             done += 1
             if not result.passed:
                 failed += 1

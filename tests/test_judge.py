@@ -58,7 +58,9 @@ KINK_DRAWS = [("baseline_subclass", 289940056, 1064705645008),
               ("sum_pool_clamp", 956113562, 918983781621)]
 
 
-def _judged_on(exercise: str, source: str, manual_seed: int, seed: int):
+def judged_on(exercise: str, source: str, manual_seed: int, seed: int):
+    """(module, cases, gathered evidence) for one answer on one draw: the learner's layers from
+    ``manual_seed``, the judge's hidden cases from ``seed`` (benchmarks/draws.py uses it too)."""
     module = exercise_module(exercise)
     torch.manual_seed(manual_seed)
     namespace: dict = {"__name__": "__main__"}
@@ -71,7 +73,7 @@ def _judged_on(exercise: str, source: str, manual_seed: int, seed: int):
 @pytest.mark.parametrize("stem,manual_seed,seed", KINK_DRAWS, ids=[d[0] for d in KINK_DRAWS])
 def test_a_right_answer_passes_when_a_relu_input_sits_on_the_kink(stem, manual_seed, seed):
     source = (CORPUS / "bn_cnn" / f"{stem}.py").read_text(encoding="utf-8")
-    result = verdict(*_judged_on("bn_cnn", source, manual_seed, seed))
+    result = verdict(*judged_on("bn_cnn", source, manual_seed, seed))
     assert result.passed, result.feedback
 
 
@@ -90,15 +92,14 @@ def test_only_relu_inputs_float32_cannot_place_may_take_the_other_side():
     right; with an input far from 0 on the wrong side they are wrong, and said so."""
     source = (CORPUS / "bn_cnn" / "sequential.py").read_text(encoding="utf-8")
     for seed in range(1, 200):
-        module, cases, raw = _judged_on("bn_cnn", source, 0, seed)
+        module, cases, raw = judged_on("bn_cnn", source, 0, seed)
         ev = M.decode(raw["evidence"])
         for run, record in zip(cases["runs"], ev.runs):
             record.mode = run["mode"]
         chosen = {key: found[0] for key, found in M._candidates(module.SPEC, ev).items()}
         M._defaults(module.SPEC, ev, chosen["bn"])
         stages = M._stages(module.SPEC, chosen)
-        kinks: list = []
-        M.simulate(stages, ev, cases, kinks=kinks)
+        kinks = M.simulate(stages, ev, cases).kinks
         if kinks:
             break
     else:

@@ -446,13 +446,13 @@ class Prediction:
     buffers: list  # one {name: tensor} per run
     grads: dict  # parameter name -> tensor (None: no gradient)
     input_grad: Optional[torch.Tensor]
+    kinks: list = dataclasses.field(default_factory=list)  # ReLU inputs near 0, nearest first: see relu
 
 
-def simulate(stages: list, ev: Evidence, cases: dict, flips: frozenset = frozenset(),
-             kinks: Optional[list] = None) -> Optional[Prediction]:
+def simulate(stages: list, ev: Evidence, cases: dict, flips: frozenset = frozenset()) -> Optional[Prediction]:
     """The evidence the computation ``stages`` would have produced from the learner's own
-    parameters and buffers on the cases; None when it cannot run on them (shapes).  ``flips``
-    and ``kinks``: see :func:`relu` and :func:`agrees`."""
+    parameters and buffers on the cases; None when it cannot run on them (shapes).  ``flips``:
+    see :func:`relu` and :func:`agrees`."""
     params = {name: tensor.to(F64).requires_grad_(True) for name, tensor in ev.params.items()
               if tensor.is_floating_point()}
     buffers = {name: tensor.to(F64) if tensor.is_floating_point() else tensor.clone()
@@ -481,9 +481,7 @@ def simulate(stages: list, ev: Evidence, cases: dict, flips: frozenset = frozens
             after.append({name: tensor.detach().clone() for name, tensor in buffers.items()})
     except (ValueError, RuntimeError, IndexError):
         return None
-    if kinks is not None:
-        kinks.extend(sorted(state.kinks))
-    return Prediction(outputs, after, grads, input_grad)
+    return Prediction(outputs, after, grads, input_grad, sorted(state.kinks))
 
 
 # ------------------------------------------------------------------------------- comparing
@@ -546,13 +544,12 @@ def agrees(stages: list, ev: Evidence, cases: dict) -> bool:
     gradients differ, the same computation is tried with one or two of those elements (of the
     KINKS_TRIED nearest to 0) on the other side.  Only the side of inputs float32 cannot place is
     chosen: nothing else is loosened."""
-    kinks: list = []
-    pred = simulate(stages, ev, cases, kinks=kinks)
+    pred = simulate(stages, ev, cases)
     if pred is None or not matches(pred, ev):
         return False
     if _gradients_agree(pred, ev):
         return True
-    near = [element for _, element in kinks[:KINKS_TRIED]]
+    near = [element for _, element in pred.kinks[:KINKS_TRIED]]
     for size in (1, 2):
         for flips in itertools.combinations(near, size):
             other = simulate(stages, ev, cases, frozenset(flips))
